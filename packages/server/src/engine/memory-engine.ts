@@ -1,0 +1,244 @@
+// The default engine: everything in this process's memory, bounded by count and age.
+
+import { randomBytes } from 'node:crypto';
+import type { ClientInfo, Publication, RecoveryFailure, StreamPosition } from '@switchyard/protocol';
+import type {
+  Engine, EngineHandler, HistoryQuery, HistoryResult, NodeInfo, PublishRequest, PublishResult, RecoveryResult, StreamPolicy,
+} from './engine.js';
+
+/** Options of the memory engine. */
+export interface MemoryEngineOptions {
+  /** This node's id. @default a random id */
+  nodeId?: string;
+  /** How long an idle stream's position is kept after its history is gone, in ms. @default 3600000 */
+  streamRetentionMs?: number;
+  /** Most idempotency keys remembered per channel. @default 10000 */
+  idempotencyMaxKeys?: number;
+  /** How often expired history and idle streams are swept, in ms. @default 10000 */
+  sweepIntervalMs?: number;
+}
+
+/** A fresh epoch: names one lifetime of a stream. */
+export function newEpoch(): string {
+  return randomBytes(6).toString('base64url');
+}
+
+interface RememberedKey {
+  offset: number;
+  at: number;
+}
+
+/** Why the oldest publications up to `upTo` left history. */
+interface Removal {
+  upTo: number;
+  reason: 'history_trimmed' | 'history_expired';
+}
+
+const MAX_REMOVAL_RECORDS = 16;
+
+class Stream {
+  readonly epoch = newEpoch();
+  offset = 0;
+  readonly publications: Publication[] = [];
+  readonly removals: Removal[] = [];
+  readonly keys = new Map<string, RememberedKey>();
+  lastActivity = Date.now();
+
+  /** Drop publications past the count and age limits, remembering why. */
+  trim(policy: StreamPolicy, now: number): void {
+    const pubs = this.publications;
+    let expired = 0;
+    const oldestAllowed = now - policy.historyTtlMs;
+    while (expired < pubs.length && pubs[expired]!.timestamp < oldestAllowed) expired++;
+    if (expired > 0) this.remove(expired, 'history_expired');
+    const excess = pubs.length - policy.historySize;
+    if (excess > 0) this.remove(excess, 'history_trimmed');
+  }
+
+  private remove(count: number, reason: Removal['reason']): void {
+    const upTo = this.publications[count - 1]!.offset;
+    this.publications.splice(0, count);
+    const last = this.removals[this.removals.length - 1];
+    if (last !== undefined && last.reason === reason) last.upTo = upTo;
+    else {
+      this.removals.push({ upTo, reason });
+      if (this.removals.length > MAX_REMOVAL_RECORDS) this.removals.shift();
+    }
+  }
+
+  /** Why offset `offset` is no longer in history. */
+  removalReason(offset: number): RecoveryFailure {
+    for (const removal of this.removals) if (offset <= removal.upTo) return removal.reason;
+    return this.removals[this.removals.length - 1]?.reason ?? 'history_trimmed';
+  }
+
+  forgetKeys(windowMs: number, maxKeys: number, now: number): void {
+    for (const [key, remembered] of this.keys) {
+      if (remembered.at > now - windowMs && this.keys.size <= maxKeys) break;
+      this.keys.delete(key);
+    }
+  }
+}
+
+/** Keeps streams, presence and routing in memory. Delivery is synchronous and in offset order. */
+export class MemoryEngine implements Engine {
+  readonly kind = 'memory';
+  readonly nodeId: string;
+  readonly ready = true;
+  readonly #streamRetentionMs: number;
+  readonly #idempotencyMaxKeys: number;
+  readonly #sweepIntervalMs: number;
+  readonly #streams = new Map<string, Stream>();
+  readonly #presence = new Map<string, Map<string, ClientInfo>>();
+  readonly #subscribed = new Set<string>();
+  readonly #policies = new Map<string, StreamPolicy>();
+  #handler: EngineHandler | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: MemoryEngineOptions = {}) {
+    this.nodeId = options.nodeId ?? `node-${randomBytes(4).toString('hex')}`;
+    this.#streamRetentionMs = options.streamRetentionMs ?? 3_600_000;
+    this.#idempotencyMaxKeys = options.idempotencyMaxKeys ?? 10_000;
+    this.#sweepIntervalMs = options.sweepIntervalMs ?? 10_000;
+  }
+
+  async start(handler: EngineHandler): Promise<void> {
+    this.#handler = handler;
+    this.#sweepTimer = setInterval(() => this.#sweep(), this.#sweepIntervalMs);
+    this.#sweepTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    this.#handler = undefined;
+  }
+
+  async publish(request: PublishRequest, policy: StreamPolicy): Promise<PublishResult> {
+    const now = Date.now();
+    const stream = this.#stream(request.channel);
+    this.#policies.set(request.channel, policy);
+    stream.lastActivity = now;
+    if (request.key !== undefined && policy.idempotencyWindowMs > 0) {
+      stream.forgetKeys(policy.idempotencyWindowMs, this.#idempotencyMaxKeys, now);
+      const seen = stream.keys.get(request.key);
+      if (seen !== undefined) return { offset: seen.offset, epoch: stream.epoch, duplicate: true };
+    }
+    const ephemeral = request.ephemeral === true;
+    const publication: Publication = { data: request.data, offset: ephemeral ? stream.offset : stream.offset + 1, epoch: stream.epoch, timestamp: now };
+    if (request.event !== undefined) publication.event = request.event;
+    if (request.from !== undefined) publication.from = request.from;
+    if (!ephemeral) {
+      stream.offset = publication.offset;
+      if (policy.historySize > 0) stream.publications.push(publication);
+      stream.trim(policy, now);
+      if (request.key !== undefined && policy.idempotencyWindowMs > 0) stream.keys.set(request.key, { offset: publication.offset, at: now });
+    }
+    if (this.#subscribed.has(request.channel)) this.#handler?.onPublication(request.channel, publication, ephemeral);
+    return { offset: publication.offset, epoch: stream.epoch, duplicate: false };
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    this.#subscribed.add(channel);
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    this.#subscribed.delete(channel);
+  }
+
+  async position(channel: string): Promise<StreamPosition> {
+    const stream = this.#stream(channel);
+    return { offset: stream.offset, epoch: stream.epoch };
+  }
+
+  async history(channel: string, query: HistoryQuery, policy: StreamPolicy): Promise<HistoryResult> {
+    const stream = this.#stream(channel);
+    stream.trim(policy, Date.now());
+    let publications = stream.publications;
+    if (query.since !== undefined) {
+      const after = query.since.epoch === stream.epoch ? query.since.offset : 0;
+      publications = publications.filter((publication) => publication.offset > after);
+    }
+    const selected = query.reverse === true
+      ? publications.slice(-query.limit).reverse()
+      : query.since !== undefined ? publications.slice(0, query.limit) : publications.slice(-query.limit);
+    return { publications: selected, offset: stream.offset, epoch: stream.epoch };
+  }
+
+  async recover(channel: string, since: StreamPosition, policy: StreamPolicy): Promise<RecoveryResult> {
+    const stream = this.#stream(channel);
+    const position = { offset: stream.offset, epoch: stream.epoch };
+    if (since.epoch !== stream.epoch || since.offset > stream.offset) return { ...position, recovered: false, reason: 'epoch_changed' };
+    if (since.offset === stream.offset) return { ...position, recovered: true, publications: [] };
+    if (policy.historySize === 0) return { ...position, recovered: false, reason: 'history_disabled' };
+    stream.trim(policy, Date.now());
+    const first = stream.publications[0];
+    const needed = since.offset + 1;
+    if (first === undefined || first.offset > needed) return { ...position, recovered: false, reason: stream.removalReason(needed) };
+    return { ...position, recovered: true, publications: stream.publications.slice(needed - first.offset) };
+  }
+
+  async addPresence(channel: string, member: ClientInfo): Promise<void> {
+    let members = this.#presence.get(channel);
+    if (members === undefined) {
+      members = new Map();
+      this.#presence.set(channel, members);
+    }
+    const isNew = !members.has(member.clientId);
+    members.set(member.clientId, member);
+    if (isNew) this.#handler?.onJoin(channel, member);
+  }
+
+  async removePresence(channel: string, member: ClientInfo): Promise<void> {
+    const members = this.#presence.get(channel);
+    if (members === undefined || !members.delete(member.clientId)) return;
+    if (members.size === 0) this.#presence.delete(channel);
+    this.#handler?.onLeave(channel, member);
+  }
+
+  async presence(channel: string): Promise<ClientInfo[]> {
+    return [...(this.#presence.get(channel)?.values() ?? [])];
+  }
+
+  async broadcast(data: unknown, channel: string | undefined): Promise<number> {
+    return this.#handler?.onBroadcast(data, channel) ?? 0;
+  }
+
+  async direct(to: string, from: string, data: unknown): Promise<number> {
+    return this.#handler?.onDirect(to, from, data) ?? 0;
+  }
+
+  // Routing for `direct` is the hub's own local index on a single node.
+  connectionOpened(): void {}
+  connectionClosed(): void {}
+  connectionIdentified(): void {}
+
+  async nodes(localConnections: number): Promise<NodeInfo[]> {
+    return [{ id: this.nodeId, connections: localConnections, lastSeenMs: 0 }];
+  }
+
+  #stream(channel: string): Stream {
+    let stream = this.#streams.get(channel);
+    if (stream === undefined) {
+      stream = new Stream();
+      this.#streams.set(channel, stream);
+    }
+    return stream;
+  }
+
+  /** Expire old history and forget idle streams so memory stays bounded. */
+  #sweep(): void {
+    const now = Date.now();
+    for (const [channel, stream] of this.#streams) {
+      const policy = this.#policies.get(channel);
+      if (policy !== undefined) {
+        stream.trim(policy, now);
+        stream.forgetKeys(policy.idempotencyWindowMs, this.#idempotencyMaxKeys, now);
+      }
+      const idle = stream.publications.length === 0 && stream.keys.size === 0 && now - stream.lastActivity > this.#streamRetentionMs;
+      if (idle && !this.#subscribed.has(channel)) {
+        this.#streams.delete(channel);
+        this.#policies.delete(channel);
+      }
+    }
+  }
+}

@@ -1,0 +1,78 @@
+// The `$stats` channel: one `update` a second with the server's live figures.
+
+import type { Hub } from '../hub/hub.js';
+import type { Stats } from '../stats.js';
+
+/** The figures in each `$stats` update. */
+export interface StatsSnapshot {
+  connections: number;
+  channels: number;
+  messagesInPerSecond: number;
+  messagesOutPerSecond: number;
+  bytesInPerSecond: number;
+  bytesOutPerSecond: number;
+  messagesIn: number;
+  messagesOut: number;
+  uptimeMs: number;
+  memoryRss: number;
+  nodeId: string;
+}
+
+/** Publishes a `StatsSnapshot` on `$stats` every `intervalMs` (only while someone listens). */
+export class StatsFeed {
+  static readonly channel = '$stats';
+  readonly #hub: Hub;
+  readonly #stats: Stats;
+  readonly #startedAt: number;
+  readonly #intervalMs: number;
+  readonly #onError: (error: unknown) => void;
+  #timer: NodeJS.Timeout | undefined;
+  #last = { at: Date.now(), messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 };
+  #latest: StatsSnapshot | undefined;
+
+  constructor(hub: Hub, stats: Stats, startedAt: number, onError: (error: unknown) => void, intervalMs = 1000) {
+    this.#hub = hub;
+    this.#stats = stats;
+    this.#startedAt = startedAt;
+    this.#onError = onError;
+    this.#intervalMs = intervalMs;
+  }
+
+  start(): void {
+    this.#hub.setChannelState(StatsFeed.channel, () => this.#latest ?? this.snapshot());
+    this.#timer = setInterval(() => this.#tick(), this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** Current figures; rates are over the time since the previous snapshot. */
+  snapshot(): StatsSnapshot {
+    const now = Date.now();
+    const stats = this.#stats;
+    const seconds = Math.max((now - this.#last.at) / 1000, 0.001);
+    const snapshot: StatsSnapshot = {
+      connections: stats.connections,
+      channels: this.#hub.channelCount,
+      messagesInPerSecond: Math.round((stats.messagesIn - this.#last.messagesIn) / seconds),
+      messagesOutPerSecond: Math.round((stats.messagesOut - this.#last.messagesOut) / seconds),
+      bytesInPerSecond: Math.round((stats.bytesIn - this.#last.bytesIn) / seconds),
+      bytesOutPerSecond: Math.round((stats.bytesOut - this.#last.bytesOut) / seconds),
+      messagesIn: stats.messagesIn,
+      messagesOut: stats.messagesOut,
+      uptimeMs: now - this.#startedAt,
+      memoryRss: process.memoryUsage.rss(),
+      nodeId: this.#hub.engine.nodeId,
+    };
+    this.#last = { at: now, messagesIn: stats.messagesIn, messagesOut: stats.messagesOut, bytesIn: stats.bytesIn, bytesOut: stats.bytesOut };
+    return snapshot;
+  }
+
+  #tick(): void {
+    this.#latest = this.snapshot();
+    if (!this.#hub.channels().some((channel) => channel.channel === StatsFeed.channel)) return;
+    this.#hub.publish({ channel: StatsFeed.channel, event: 'update', data: this.#latest, ephemeral: true }).catch(this.#onError);
+  }
+}

@@ -1,0 +1,445 @@
+// The hub: channels, subscriptions, presence and routing. Pure logic over the Engine seam; no I/O library.
+
+import type {
+  ClientInfo, HistoryReply, Publication, PublicationMessage, RequestId, ServerMessage, StreamPosition, SubscribedReply,
+} from '@switchyard/protocol';
+import type { Engine, EngineHandler, HistoryQuery, HistoryResult, PublishRequest, PublishResult } from '../engine/engine.js';
+import { SwitchyardError } from '../errors.js';
+import type { Namespaces } from './namespaces.js';
+import { Outbound } from './outbound.js';
+import { memberOf, type Peer } from './peer.js';
+
+/** Limits the hub enforces. */
+export interface HubLimits {
+  maxChannels: number;
+  historyMaxLimit: number;
+  engineTimeoutMs: number;
+}
+
+/** Something the hub reports to its owner (logging, typed events). */
+export interface HubObserver {
+  onEngineError?(error: unknown, context: string): void;
+  onPublication?(channel: string, publication: Publication): void;
+}
+
+/** A frame waiting for a subscriber that is still being set up (reading its position or recovering). */
+interface Pending {
+  outbound: Outbound;
+  /** Set for non-ephemeral publications, whose offsets decide whether the replay already covered them. */
+  publication: Publication | undefined;
+}
+
+interface Subscription {
+  readonly peer: Peer;
+  info: Record<string, unknown> | undefined;
+  /** Frames held back until `subscribed` (and any recovered publications) have been sent. */
+  pending: Pending[] | null;
+}
+
+interface LocalChannel {
+  readonly name: string;
+  readonly subscribers: Map<Peer, Subscription>;
+  /** Resolves once the engine delivers this channel's publications to this node. */
+  ready: Promise<void>;
+  /** Last publication position seen here, to drop repeats and fill gaps. */
+  last: StreamPosition | null;
+  /** Publications held while a gap is being filled from history. */
+  filling: Array<{ publication: Publication; ephemeral: boolean }> | null;
+}
+
+/** Subscribe options. */
+export interface SubscribeOptions {
+  since?: StreamPosition;
+  info?: Record<string, unknown>;
+  id?: RequestId;
+}
+
+function withId<T extends ServerMessage>(message: T, id: RequestId | undefined): T {
+  if (id !== undefined) message.id = id;
+  return message;
+}
+
+/** The routing core. One per server; sessions, the HTTP API and the embedding app all go through it. */
+export class Hub implements EngineHandler {
+  readonly engine: Engine;
+  readonly namespaces: Namespaces;
+  readonly #limits: HubLimits;
+  readonly #observer: HubObserver;
+  readonly #channels = new Map<string, LocalChannel>();
+  readonly #peers = new Set<Peer>();
+  readonly #byClientId = new Map<string, Peer>();
+  readonly #byUserId = new Map<string, Set<Peer>>();
+  readonly #subscriptionsOf = new Map<Peer, Set<string>>();
+  readonly #channelState = new Map<string, () => unknown>();
+  #available = true;
+
+  constructor(engine: Engine, namespaces: Namespaces, limits: HubLimits, observer: HubObserver = {}) {
+    this.engine = engine;
+    this.namespaces = namespaces;
+    this.#limits = limits;
+    this.#observer = observer;
+  }
+
+  /** Start the engine with this hub as its event handler. */
+  start(): Promise<void> {
+    return this.engine.start(this);
+  }
+
+  get peerCount(): number {
+    return this.#peers.size;
+  }
+
+  get channelCount(): number {
+    return this.#channels.size;
+  }
+
+  /** Names of channels with local subscribers, with their subscriber counts. */
+  channels(): Array<{ channel: string; subscribers: number }> {
+    return [...this.#channels.values()].map((channel) => ({ channel: channel.name, subscribers: channel.subscribers.size }));
+  }
+
+  /** Register a provider of a channel's initial state, sent in `subscribed.data.state`. */
+  setChannelState(channel: string, provider: () => unknown): void {
+    this.#channelState.set(channel, provider);
+  }
+
+  // ---- peers ------------------------------------------------------------------------------------
+
+  addPeer(peer: Peer): void {
+    this.#peers.add(peer);
+    this.#byClientId.set(peer.clientId, peer);
+    if (peer.userId !== undefined) this.#indexUser(peer, peer.userId);
+    this.engine.connectionOpened(peer.clientId, peer.userId);
+  }
+
+  /** The peer authenticated (or re-authenticated as someone else). */
+  identifyPeer(peer: Peer, previous: string | undefined): void {
+    if (previous !== undefined) this.#unindexUser(peer, previous);
+    if (peer.userId !== undefined) {
+      this.#indexUser(peer, peer.userId);
+      this.engine.connectionIdentified(peer.clientId, previous, peer.userId);
+    }
+  }
+
+  /** Forget a peer: leave every channel (presence included). */
+  removePeer(peer: Peer): void {
+    if (!this.#peers.delete(peer)) return;
+    this.#byClientId.delete(peer.clientId);
+    if (peer.userId !== undefined) this.#unindexUser(peer, peer.userId);
+    for (const channel of [...(this.#subscriptionsOf.get(peer) ?? [])]) this.#leave(peer, channel);
+    this.#subscriptionsOf.delete(peer);
+    this.engine.connectionClosed(peer.clientId, peer.userId);
+  }
+
+  #indexUser(peer: Peer, userId: string): void {
+    let peers = this.#byUserId.get(userId);
+    if (peers === undefined) {
+      peers = new Set();
+      this.#byUserId.set(userId, peers);
+    }
+    peers.add(peer);
+  }
+
+  #unindexUser(peer: Peer, userId: string): void {
+    const peers = this.#byUserId.get(userId);
+    if (peers === undefined) return;
+    peers.delete(peer);
+    if (peers.size === 0) this.#byUserId.delete(userId);
+  }
+
+  /** Channels `peer` is subscribed to. */
+  subscriptionsOf(peer: Peer): ReadonlySet<string> {
+    return this.#subscriptionsOf.get(peer) ?? new Set();
+  }
+
+  // ---- subscribe / unsubscribe ------------------------------------------------------------------
+
+  /**
+   * Subscribe `peer` to `channel`. Sends `subscribed` (with `id`), then any recovered publications,
+   * then live ones: in offset order, none twice, none skipped.
+   */
+  async subscribe(peer: Peer, channelName: string, options: SubscribeOptions = {}): Promise<void> {
+    const namespace = this.namespaces.forChannel(channelName);
+    let channel = this.#channels.get(channelName);
+    if (channel?.subscribers.has(peer)) throw new SwitchyardError('conflict', `already subscribed to ${channelName}`);
+    if (channel === undefined && this.#channels.size >= this.#limits.maxChannels) {
+      throw new SwitchyardError('unavailable', 'this server has reached its channel limit');
+    }
+    if (channel !== undefined && channel.subscribers.size >= namespace.maxSubscribers) {
+      throw new SwitchyardError('unavailable', `channel ${channelName} has reached its subscriber limit`);
+    }
+    channel ??= this.#openChannel(channelName);
+    const subscription: Subscription = { peer, info: options.info, pending: [] };
+    channel.subscribers.set(peer, subscription);
+    let subscriptions = this.#subscriptionsOf.get(peer);
+    if (subscriptions === undefined) {
+      subscriptions = new Set();
+      this.#subscriptionsOf.set(peer, subscriptions);
+    }
+    subscriptions.add(channelName);
+
+    const policy = this.namespaces.policy(channelName);
+    let reply: SubscribedReply['data'];
+    let replay: Publication[] = [];
+    try {
+      await this.#withTimeout(channel.ready, 'subscribe');
+      if (options.since !== undefined) {
+        const result = await this.#withTimeout(this.engine.recover(channelName, options.since, policy), 'recover');
+        reply = { offset: result.offset, epoch: result.epoch, recovered: result.recovered };
+        if (result.recovered) replay = result.publications;
+        else reply.reason = result.reason;
+      } else {
+        const position = await this.#withTimeout(this.engine.position(channelName), 'position');
+        reply = { offset: position.offset, epoch: position.epoch };
+      }
+    } catch (error) {
+      if (channel.subscribers.get(peer) === subscription) this.#leave(peer, channelName);
+      throw error;
+    }
+    // The peer may have unsubscribed or gone while the engine answered.
+    if (channel.subscribers.get(peer) !== subscription) return;
+    const state = this.#channelState.get(channelName);
+    if (state !== undefined) reply.state = state();
+    this.#send(peer, withId<SubscribedReply>({ type: 'subscribed', timestamp: Date.now(), channel: channelName, data: reply }, options.id));
+    for (const publication of replay) this.#send(peer, publicationMessage(channelName, publication, false));
+    const pending = subscription.pending ?? [];
+    subscription.pending = null;
+    for (const item of pending) {
+      const publication = item.publication;
+      if (publication !== undefined && publication.epoch === reply.epoch && publication.offset <= reply.offset) {
+        continue; // already covered by the position or the replay
+      }
+      peer.deliver(item.outbound);
+    }
+    if (namespace.presence) {
+      this.engine.addPresence(channelName, memberOf(peer, options.info)).catch((error: unknown) => this.#observer.onEngineError?.(error, 'addPresence'));
+    }
+  }
+
+  /** Unsubscribe `peer` from `channel`; `not_subscribed` when it was not. */
+  unsubscribe(peer: Peer, channelName: string): void {
+    if (this.#channels.get(channelName)?.subscribers.has(peer) !== true) {
+      throw new SwitchyardError('not_subscribed', `not subscribed to ${channelName}`);
+    }
+    this.#leave(peer, channelName);
+  }
+
+  #openChannel(name: string): LocalChannel {
+    const channel: LocalChannel = { name, subscribers: new Map(), ready: Promise.resolve(), last: null, filling: null };
+    channel.ready = this.engine.subscribe(name).then(async () => {
+      const position = await this.engine.position(name);
+      if (channel.last === null) channel.last = position;
+    });
+    // A failed engine subscribe is reported to each subscriber through the awaited `ready`.
+    channel.ready.catch(() => undefined);
+    this.#channels.set(name, channel);
+    return channel;
+  }
+
+  #leave(peer: Peer, channelName: string): void {
+    const channel = this.#channels.get(channelName);
+    this.#subscriptionsOf.get(peer)?.delete(channelName);
+    if (channel === undefined) return;
+    const subscription = channel.subscribers.get(peer);
+    if (subscription === undefined) return;
+    channel.subscribers.delete(peer);
+    if (this.namespaces.forChannel(channelName).presence) {
+      this.engine.removePresence(channelName, memberOf(peer, subscription.info)).catch((error: unknown) => this.#observer.onEngineError?.(error, 'removePresence'));
+    }
+    if (channel.subscribers.size === 0) {
+      this.#channels.delete(channelName);
+      this.engine.unsubscribe(channelName).catch((error: unknown) => this.#observer.onEngineError?.(error, 'unsubscribe'));
+    }
+  }
+
+  // ---- publish, broadcast, direct ---------------------------------------------------------------
+
+  /** Publish through the engine; resolves once the engine accepted it (in history, handed to delivery). */
+  publish(request: PublishRequest): Promise<PublishResult> {
+    if (!this.engine.ready) return Promise.reject(new SwitchyardError('unavailable', 'the engine is not available'));
+    return this.#withTimeout(this.engine.publish(request, this.namespaces.policy(request.channel)), 'publish');
+  }
+
+  /** Broadcast to every client (or one channel's subscribers) on every node. */
+  broadcast(data: unknown, channel?: string): Promise<number> {
+    return this.#withTimeout(this.engine.broadcast(data, channel), 'broadcast');
+  }
+
+  /** Send a direct message to a userId or clientId on any node; `not_found` when nobody matched. */
+  async direct(to: string, from: string, data: unknown): Promise<number> {
+    const delivered = await this.#withTimeout(this.engine.direct(to, from, data), 'direct');
+    if (delivered === 0) throw new SwitchyardError('not_found', `no connection matches "${to}"`);
+    return delivered;
+  }
+
+  async presence(channel: string): Promise<ClientInfo[]> {
+    if (!this.namespaces.forChannel(channel).presence) throw new SwitchyardError('forbidden', `presence is off for ${channel}`);
+    return this.#withTimeout(this.engine.presence(channel), 'presence');
+  }
+
+  async history(channel: string, query: Partial<HistoryQuery>, id?: RequestId): Promise<HistoryReply> {
+    const limit = Math.min(query.limit ?? this.#limits.historyMaxLimit, this.#limits.historyMaxLimit);
+    const full: HistoryQuery = { limit };
+    if (query.since !== undefined) full.since = query.since;
+    if (query.reverse !== undefined) full.reverse = query.reverse;
+    const result: HistoryResult = await this.#withTimeout(this.engine.history(channel, full, this.namespaces.policy(channel)), 'history');
+    return withId<HistoryReply>({
+      type: 'history', timestamp: Date.now(), channel,
+      data: { publications: result.publications, offset: result.offset, epoch: result.epoch },
+    }, id);
+  }
+
+  // ---- engine events ----------------------------------------------------------------------------
+
+  onPublication(channelName: string, publication: Publication, ephemeral: boolean): void {
+    const channel = this.#channels.get(channelName);
+    if (channel === undefined) return;
+    this.#observer.onPublication?.(channelName, publication);
+    if (ephemeral) {
+      this.#fanOut(channel, publication, true);
+      return;
+    }
+    if (channel.filling !== null) {
+      channel.filling.push({ publication, ephemeral });
+      return;
+    }
+    const last = channel.last;
+    if (last !== null && last.epoch === publication.epoch) {
+      if (publication.offset <= last.offset) return; // a repeat (e.g. a gap fill raced the live copy)
+      if (publication.offset > last.offset + 1) {
+        this.#fillGap(channel, last, publication);
+        return;
+      }
+    }
+    channel.last = { offset: publication.offset, epoch: publication.epoch };
+    this.#fanOut(channel, publication, false);
+  }
+
+  /** Publications between `last` and `next` were lost in transit: read them from history first. */
+  #fillGap(channel: LocalChannel, last: StreamPosition, next: Publication): void {
+    const filling: Array<{ publication: Publication; ephemeral: boolean }> = [{ publication: next, ephemeral: false }];
+    channel.filling = filling;
+    const policy = this.namespaces.policy(channel.name);
+    this.engine.recover(channel.name, last, policy).then((result) => {
+      if (result.recovered) for (const publication of result.publications) this.#deliverInOrder(channel, publication);
+      else channel.last = null; // cannot be filled: subscribers see the jump and recover themselves
+    }, (error: unknown) => {
+      channel.last = null;
+      this.#observer.onEngineError?.(error, 'fillGap');
+    }).finally(() => {
+      channel.filling = null;
+      for (const item of filling) this.onPublication(channel.name, item.publication, item.ephemeral);
+    });
+  }
+
+  #deliverInOrder(channel: LocalChannel, publication: Publication): void {
+    const last = channel.last;
+    if (last !== null && last.epoch === publication.epoch && publication.offset <= last.offset) return;
+    channel.last = { offset: publication.offset, epoch: publication.epoch };
+    this.#fanOut(channel, publication, false);
+  }
+
+  #fanOut(channel: LocalChannel, publication: Publication, ephemeral: boolean): void {
+    const outbound = new Outbound(publicationMessage(channel.name, publication, ephemeral));
+    const pendingPublication = ephemeral ? undefined : publication;
+    for (const subscription of channel.subscribers.values()) {
+      if (subscription.pending !== null) subscription.pending.push({ outbound, publication: pendingPublication });
+      else subscription.peer.deliver(outbound);
+    }
+  }
+
+  onJoin(channel: string, member: ClientInfo): void {
+    this.#presenceEvent(channel, 'join', member);
+  }
+
+  onLeave(channel: string, member: ClientInfo): void {
+    this.#presenceEvent(channel, 'leave', member);
+  }
+
+  #presenceEvent(channelName: string, type: 'join' | 'leave', member: ClientInfo): void {
+    const channel = this.#channels.get(channelName);
+    if (channel === undefined || !this.namespaces.forChannel(channelName).joinLeave) return;
+    const outbound = new Outbound({ type, timestamp: Date.now(), channel: channelName, data: member });
+    for (const subscription of channel.subscribers.values()) {
+      if (subscription.pending !== null) subscription.pending.push({ outbound, publication: undefined });
+      else subscription.peer.deliver(outbound);
+    }
+  }
+
+  onBroadcast(data: unknown, channelName: string | undefined): number {
+    const message: ServerMessage = { type: 'broadcast', timestamp: Date.now(), data };
+    if (channelName !== undefined) message.channel = channelName;
+    const outbound = new Outbound(message);
+    let delivered = 0;
+    if (channelName === undefined) {
+      for (const peer of this.#peers) if (peer.deliver(outbound)) delivered++;
+    } else {
+      for (const subscription of this.#channels.get(channelName)?.subscribers.values() ?? []) {
+        if (subscription.pending !== null) subscription.pending.push({ outbound, publication: undefined });
+        else if (subscription.peer.deliver(outbound)) delivered++;
+      }
+    }
+    return delivered;
+  }
+
+  onDirect(to: string, from: string, data: unknown): number {
+    const targets = new Set<Peer>(this.#byUserId.get(to));
+    const byClient = this.#byClientId.get(to);
+    if (byClient !== undefined) targets.add(byClient);
+    if (targets.size === 0) return 0;
+    const outbound = new Outbound({ type: 'direct', timestamp: Date.now(), from, data });
+    let delivered = 0;
+    for (const peer of targets) if (peer.deliver(outbound)) delivered++;
+    return delivered;
+  }
+
+  onAvailability(available: boolean): void {
+    if (available === this.#available) return;
+    this.#available = available;
+    if (available) {
+      // Anything published while the engine was away may have been missed: re-read positions so the
+      // next publication on each channel is checked against history (gap fill) rather than assumed.
+      for (const channel of this.#channels.values()) {
+        channel.ready = this.engine.subscribe(channel.name).catch((error: unknown) => this.#observer.onEngineError?.(error, 'resubscribe'));
+      }
+    }
+  }
+
+  #send(peer: Peer, message: ServerMessage): void {
+    peer.deliver(new Outbound(message));
+  }
+
+  #withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
+    const timeoutMs = this.#limits.engineTimeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new SwitchyardError('unavailable', `the engine did not answer ${what} in time`)), timeoutMs);
+      promise.then((value) => {
+        clearTimeout(timer);
+        resolve(value);
+      }, (error: unknown) => {
+        clearTimeout(timer);
+        if (error instanceof SwitchyardError) reject(error);
+        else {
+          this.#observer.onEngineError?.(error, what);
+          reject(new SwitchyardError('unavailable', `the engine failed to ${what}`));
+        }
+      });
+    });
+  }
+}
+
+/** The `message` frame for a publication. */
+export function publicationMessage(channel: string, publication: Publication, ephemeral: boolean): PublicationMessage {
+  const message: PublicationMessage = {
+    type: 'message',
+    timestamp: publication.timestamp,
+    channel,
+    data: publication.data,
+    offset: publication.offset,
+    epoch: publication.epoch,
+  };
+  if (publication.event !== undefined) message.event = publication.event;
+  if (publication.from !== undefined) message.from = publication.from;
+  if (ephemeral) message.ephemeral = true;
+  return message;
+}

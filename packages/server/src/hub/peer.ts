@@ -1,0 +1,21 @@
+// What the hub knows of a connection: an address for routing and a way to hand it a message.
+
+import type { ClientInfo } from '@switchyard/protocol';
+import type { Outbound } from './outbound.js';
+
+/** A connection as the hub sees it. The transport and session stand behind it. */
+export interface Peer {
+  readonly clientId: string;
+  /** The authenticated user, when there is one. */
+  readonly userId: string | undefined;
+  /** Queue `outbound` for sending; must not throw. Returns false when the peer is closing. */
+  deliver(outbound: Outbound): boolean;
+}
+
+/** The presence record of a peer on a channel. */
+export function memberOf(peer: Peer, info: Record<string, unknown> | undefined): ClientInfo {
+  const member: ClientInfo = { clientId: peer.clientId };
+  if (peer.userId !== undefined) member.userId = peer.userId;
+  if (info !== undefined) member.info = info;
+  return member;
+}

@@ -1,0 +1,422 @@
+// One client connection: identity, permissions, rate limit, request handling. No transport library here.
+
+import {
+  CloseCodes, PROTOCOL_VERSION, exceedsDepth, isServerChannel, validateClientMessage,
+  type ClientMessage, type Codec, type StreamPosition, type ConnectionMessage, type RequestId, type ServerMessage,
+} from '@switchyard/protocol';
+import { channelAllowed, type Authenticator, type Identity } from './auth/identity.js';
+import { SwitchyardError, errorFrame, toSwitchyardError } from './errors.js';
+import type { Hub } from './hub/hub.js';
+import { Outbound } from './hub/outbound.js';
+import type { Peer } from './hub/peer.js';
+import { authConfigured, type NamespaceOptions, type SwitchyardOptions } from './options.js';
+import type { Stats } from './stats.js';
+
+/** What the transport offers a session: a way to send and a way to close. */
+export interface Connection {
+  readonly remoteAddress: string;
+  readonly codec: Codec;
+  /** Queue a message; false when the connection is closing. */
+  send(outbound: Outbound): boolean;
+  close(code: number, reason: string): void;
+}
+
+/** What a permission hook is asked. */
+export interface AuthorizeRequest {
+  action: 'subscribe' | 'publish' | 'presence' | 'history' | 'broadcast' | 'direct';
+  channel?: string;
+  clientId: string;
+  userId: string | undefined;
+}
+
+/** Hooks an embedding app can give the server. */
+export interface SwitchyardHooks {
+  /** Return false to refuse a request with `forbidden` (or throw a SwitchyardError for another code). */
+  authorize?(request: AuthorizeRequest): boolean | Promise<boolean>;
+}
+
+/** Everything a session needs from its server. */
+export interface SessionContext {
+  readonly hub: Hub;
+  readonly options: Readonly<SwitchyardOptions>;
+  readonly stats: Stats;
+  readonly authenticator: Authenticator | undefined;
+  readonly hooks: SwitchyardHooks;
+  readonly version: string;
+  readonly newClientId: () => string;
+  /** Reports session events to the server (typed events, logs). */
+  readonly events: SessionEvents;
+}
+
+/** Session happenings the server turns into its typed events. */
+export interface SessionEvents {
+  subscribed(session: Session, channel: string): void;
+  unsubscribed(session: Session, channel: string): void;
+  published(session: Session, channel: string, offset: number): void;
+  rejected(session: Session, error: SwitchyardError): void;
+}
+
+/** A token bucket: `rate` tokens a second, at most `burst`. */
+class TokenBucket {
+  #tokens: number;
+  #last = Date.now();
+  constructor(readonly rate: number, readonly burst: number) {
+    this.#tokens = burst;
+  }
+
+  /** Take one token; returns 0 when allowed, else the ms until one is available. */
+  take(now: number): number {
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) * this.rate) / 1000);
+    this.#last = now;
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - this.#tokens) * 1000) / this.rate);
+  }
+}
+
+/** One connected client. */
+export class Session implements Peer {
+  readonly clientId: string;
+  readonly connectedAt = Date.now();
+  readonly #ctx: SessionContext;
+  readonly #connection: Connection;
+  readonly #bucket: TokenBucket;
+  #identity: Identity | undefined;
+  #violations = 0;
+  #violationWindowStart = Date.now();
+  #authTimer: NodeJS.Timeout | undefined;
+  #expiryTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  readonly #subscribing = new Map<string, Promise<void>>();
+
+  constructor(ctx: SessionContext, connection: Connection, identity: Identity | undefined) {
+    this.#ctx = ctx;
+    this.#connection = connection;
+    this.clientId = ctx.newClientId();
+    this.#identity = identity;
+    this.#bucket = new TokenBucket(ctx.options.rateLimitPerSecond, ctx.options.rateLimitBurst);
+  }
+
+  get userId(): string | undefined {
+    return this.#identity?.userId;
+  }
+
+  get remoteAddress(): string {
+    return this.#connection.remoteAddress;
+  }
+
+  /** Greet the client and join the hub. */
+  open(): void {
+    const { options, hub } = this.#ctx;
+    const welcome: ConnectionMessage = {
+      type: 'connection',
+      timestamp: Date.now(),
+      data: {
+        clientId: this.clientId,
+        protocol: PROTOCOL_VERSION,
+        heartbeatMs: options.heartbeatMs,
+        server: { name: options.name, version: this.#ctx.version, nodeId: hub.engine.nodeId },
+      },
+    };
+    if (this.#identity !== undefined) {
+      welcome.data.userId = this.#identity.userId;
+      if (this.#identity.expiresAt !== null) welcome.data.expiresAt = this.#identity.expiresAt;
+    }
+    this.#send(welcome);
+    hub.addPeer(this);
+    if (this.#identity !== undefined) this.#armExpiry(this.#identity);
+    else if (this.#mustAuthenticate()) {
+      this.#authTimer = setTimeout(() => this.#connection.close(CloseCodes.POLICY_VIOLATION, 'authentication timeout'), options.authTimeoutMs);
+      this.#authTimer.unref();
+    }
+  }
+
+  /** The connection closed: leave every channel and stop timers. */
+  closed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#authTimer);
+    clearTimeout(this.#expiryTimer);
+    this.#ctx.hub.removePeer(this);
+  }
+
+  deliver(outbound: Outbound): boolean {
+    return this.#connection.send(outbound);
+  }
+
+  /** Handle one frame from the client. Never throws: every problem becomes an `error` reply. */
+  receive(frame: Buffer | string): void {
+    const { stats, options } = this.#ctx;
+    const size = typeof frame === 'string' ? frame.length : frame.byteLength;
+    let decoded: unknown;
+    try {
+      decoded = this.#connection.codec.decode(typeof frame === 'string' || this.#connection.codec.binary ? frame : frame.toString('utf8'));
+    } catch {
+      stats.countIn('invalid', size);
+      this.#fail(new SwitchyardError('bad_json', 'the frame is not valid ' + (this.#connection.codec.binary ? 'MessagePack' : 'JSON')), undefined);
+      return;
+    }
+    const retryAfter = this.#bucket.take(Date.now());
+    if (retryAfter > 0) {
+      stats.countIn('limited', size);
+      this.#rateLimited(decoded, retryAfter);
+      return;
+    }
+    if (exceedsDepth(decoded, options.maxJsonDepth)) {
+      stats.countIn('invalid', size);
+      this.#fail(new SwitchyardError('invalid_message', `nesting deeper than ${options.maxJsonDepth} levels`), idOf(decoded));
+      return;
+    }
+    const result = validateClientMessage(decoded);
+    if (!result.ok) {
+      stats.countIn('invalid', size);
+      this.#fail(new SwitchyardError(result.code, result.message), result.id);
+      return;
+    }
+    const message = result.message;
+    stats.countIn(message.type, size);
+    try {
+      const handled = this.#handle(message);
+      if (handled !== undefined) handled.catch((error: unknown) => this.#fail(toSwitchyardError(error), message.id));
+    } catch (error) {
+      this.#fail(toSwitchyardError(error), message.id);
+    }
+  }
+
+  #rateLimited(decoded: unknown, retryAfterMs: number): void {
+    const now = Date.now();
+    if (now - this.#violationWindowStart > this.#ctx.options.rateLimitWindowMs) {
+      this.#violationWindowStart = now;
+      this.#violations = 0;
+    }
+    this.#violations++;
+    if (this.#violations > this.#ctx.options.rateLimitMaxViolations) {
+      this.#ctx.stats.countError('rate_limited');
+      this.#connection.close(CloseCodes.POLICY_VIOLATION, 'rate limit exceeded');
+      return;
+    }
+    this.#fail(new SwitchyardError('rate_limited', `too many messages; retry in ${retryAfterMs} ms`, retryAfterMs), idOf(decoded));
+  }
+
+  /** Dispatch a valid message. Synchronous requests return undefined; async ones a promise. */
+  #handle(message: ClientMessage): Promise<void> | undefined {
+    if (message.type === 'auth') return this.#authenticate(message.data.token, message.id);
+    if (this.#identity === undefined && this.#ctx.options.auth === 'required') {
+      this.#fail(new SwitchyardError('unauthorized', 'authenticate first (send "auth")'), message.id);
+      return undefined;
+    }
+    switch (message.type) {
+      case 'echo':
+        this.#send(reply({ type: 'echo', timestamp: Date.now(), data: message.data }, message.id));
+        return undefined;
+      case 'ping':
+        this.#send(reply({ type: 'pong', timestamp: Date.now(), data: message.data }, message.id));
+        return undefined;
+      case 'subscribe': {
+        const channel = message.channel;
+        const previous = this.#subscribing.get(channel);
+        const run = async (): Promise<void> => {
+          if (previous !== undefined) await previous.catch(() => undefined);
+          await this.#subscribe(channel, message.since, message.info, message.id);
+        };
+        const done = run();
+        const settled = done.catch(() => undefined).finally(() => {
+          if (this.#subscribing.get(channel) === settled) this.#subscribing.delete(channel);
+        });
+        this.#subscribing.set(channel, settled);
+        return done;
+      }
+      case 'unsubscribe':
+        return this.#afterSubscribe(message.channel, () => {
+          this.#ctx.hub.unsubscribe(this, message.channel);
+          this.#send(reply({ type: 'unsubscribed', timestamp: Date.now(), channel: message.channel }, message.id));
+          this.#ctx.events.unsubscribed(this, message.channel);
+        });
+      case 'publish':
+        return this.#afterSubscribe(message.channel, () => this.#publish(message));
+      case 'broadcast':
+        return this.#broadcast(message.data, message.id);
+      case 'presence':
+        return this.#afterSubscribe(message.channel, () => this.#presence(message.channel, message.id));
+      case 'history':
+        return this.#afterSubscribe(message.channel, () => this.#history(message));
+      case 'direct':
+        return this.#direct(message.to, message.data, message.id);
+    }
+  }
+
+  /** Run `action` after any subscribe in flight on `channel`, so a client's requests keep their order. */
+  #afterSubscribe(channel: string, action: () => void | Promise<void>): Promise<void> | undefined {
+    const pending = this.#subscribing.get(channel);
+    if (pending === undefined) {
+      const result = action();
+      return result instanceof Promise ? result : undefined;
+    }
+    return pending.then(action);
+  }
+
+  async #subscribe(channel: string, since: StreamPosition | undefined, info: Record<string, unknown> | undefined, id: RequestId | undefined): Promise<void> {
+    const { hub, options } = this.#ctx;
+    const namespace = hub.namespaces.forChannel(channel);
+    if (!namespace.subscribe) throw new SwitchyardError('forbidden', `clients may not subscribe to ${channel}`);
+    this.#requireAccess(namespace, channel, 'subscribe');
+    if (hub.subscriptionsOf(this).size >= options.maxSubscriptionsPerConnection) {
+      throw new SwitchyardError('forbidden', `subscription limit reached (${options.maxSubscriptionsPerConnection})`);
+    }
+    if (info !== undefined && JSON.stringify(info).length > options.maxPresenceInfoBytes) {
+      throw new SwitchyardError('invalid_message', `info is larger than ${options.maxPresenceInfoBytes} bytes`);
+    }
+    await this.#authorize({ action: 'subscribe', channel });
+    const subscribeOptions: { since?: { offset: number; epoch: string }; info?: Record<string, unknown>; id?: RequestId } = {};
+    if (since !== undefined) subscribeOptions.since = since;
+    if (info !== undefined) subscribeOptions.info = info;
+    if (id !== undefined) subscribeOptions.id = id;
+    await hub.subscribe(this, channel, subscribeOptions);
+    this.#ctx.events.subscribed(this, channel);
+  }
+
+  async #publish(message: Extract<ClientMessage, { type: 'publish' }>): Promise<void> {
+    const { hub } = this.#ctx;
+    const channel = message.channel;
+    if (isServerChannel(channel)) throw new SwitchyardError('forbidden', 'clients may not publish to server channels ($…)');
+    const namespace = hub.namespaces.forChannel(channel);
+    if (!namespace.publish) throw new SwitchyardError('forbidden', `clients may not publish to ${channel}`);
+    this.#requireAccess(namespace, channel, 'publish');
+    await this.#authorize({ action: 'publish', channel });
+    const request: Parameters<Hub['publish']>[0] = { channel, data: message.data, from: this.userId ?? this.clientId };
+    if (message.event !== undefined) request.event = message.event;
+    if (message.key !== undefined) request.key = message.key;
+    if (message.ephemeral === true) request.ephemeral = true;
+    const result = await hub.publish(request);
+    const data: { offset: number; epoch: string; duplicate?: boolean } = { offset: result.offset, epoch: result.epoch };
+    if (result.duplicate) data.duplicate = true;
+    this.#send(reply({ type: 'ack', timestamp: Date.now(), data }, message.id));
+    if (!result.duplicate) this.#ctx.events.published(this, channel, result.offset);
+  }
+
+  async #broadcast(data: unknown, id: RequestId | undefined): Promise<void> {
+    if (authConfigured(this.#ctx.options) && this.#identity?.broadcast !== true) {
+      throw new SwitchyardError('forbidden', 'this client may not broadcast (token needs "broadcast": true)');
+    }
+    await this.#authorize({ action: 'broadcast' });
+    const delivered = await this.#ctx.hub.broadcast(data);
+    this.#send(reply({ type: 'ack', timestamp: Date.now(), data: { delivered } }, id));
+  }
+
+  async #presence(channel: string, id: RequestId | undefined): Promise<void> {
+    const namespace = this.#ctx.hub.namespaces.forChannel(channel);
+    this.#requireAccess(namespace, channel, 'subscribe');
+    await this.#authorize({ action: 'presence', channel });
+    const members = await this.#ctx.hub.presence(channel);
+    const users = [...new Set(members.flatMap((member) => (member.userId === undefined ? [] : [member.userId])))];
+    this.#send(reply({ type: 'presence', timestamp: Date.now(), channel, data: { members, users } }, id));
+  }
+
+  async #history(message: Extract<ClientMessage, { type: 'history' }>): Promise<void> {
+    const namespace = this.#ctx.hub.namespaces.forChannel(message.channel);
+    this.#requireAccess(namespace, message.channel, 'subscribe');
+    await this.#authorize({ action: 'history', channel: message.channel });
+    const query: { since?: { offset: number; epoch: string }; limit?: number; reverse?: boolean } = {};
+    if (message.since !== undefined) query.since = message.since;
+    if (message.limit !== undefined) query.limit = message.limit;
+    if (message.reverse !== undefined) query.reverse = message.reverse;
+    this.#send(await this.#ctx.hub.history(message.channel, query, message.id));
+  }
+
+  async #direct(to: string, data: unknown, id: RequestId | undefined): Promise<void> {
+    if (authConfigured(this.#ctx.options) && this.#identity === undefined) {
+      throw new SwitchyardError('unauthorized', 'authenticate before sending direct messages');
+    }
+    await this.#authorize({ action: 'direct' });
+    const delivered = await this.#ctx.hub.direct(to, this.userId ?? this.clientId, data);
+    this.#send(reply({ type: 'ack', timestamp: Date.now(), data: { delivered } }, id));
+  }
+
+  async #authenticate(token: string, id: RequestId | undefined): Promise<void> {
+    const authenticator = this.#ctx.authenticator;
+    if (authenticator === undefined) {
+      throw new SwitchyardError('unavailable', 'authentication is not configured on this server');
+    }
+    let identity: Identity;
+    try {
+      identity = await authenticator.verify(token);
+    } catch (error) {
+      const failure = toSwitchyardError(error);
+      this.#fail(failure, id);
+      this.#connection.close(CloseCodes.POLICY_VIOLATION, failure.message);
+      return;
+    }
+    if (this.#closed) return;
+    const previous = this.#identity?.userId;
+    if (previous !== undefined && previous !== identity.userId) {
+      throw new SwitchyardError('conflict', 'a connection cannot change its user; reconnect instead');
+    }
+    this.#identity = identity;
+    clearTimeout(this.#authTimer);
+    this.#authTimer = undefined;
+    if (previous === undefined) this.#ctx.hub.identifyPeer(this, undefined);
+    this.#armExpiry(identity);
+    this.#send(reply({ type: 'authenticated', timestamp: Date.now(), data: { userId: identity.userId, expiresAt: identity.expiresAt } }, id));
+  }
+
+  #armExpiry(identity: Identity): void {
+    clearTimeout(this.#expiryTimer);
+    if (identity.expiresAt === null) return;
+    // setTimeout's limit is 2^31-1 ms; a longer token simply gets re-armed on its next refresh.
+    const delay = Math.min(Math.max(0, identity.expiresAt - Date.now()), 2_147_483_647);
+    this.#expiryTimer = setTimeout(() => this.#connection.close(CloseCodes.POLICY_VIOLATION, 'token expired'), delay);
+    this.#expiryTimer.unref();
+  }
+
+  #mustAuthenticate(): boolean {
+    const { options, hub } = this.#ctx;
+    if (!authConfigured(options)) return false;
+    if (options.auth === 'required') return true;
+    return !Object.values(hub.namespaces.all()).some((namespace) => namespace.anonymous === true);
+  }
+
+  /** Anonymous access and token channel patterns. */
+  #requireAccess(namespace: Readonly<NamespaceOptions>, channel: string, action: 'subscribe' | 'publish'): void {
+    const identity = this.#identity;
+    if (identity === undefined) {
+      const { options } = this.#ctx;
+      const anonymous = options.auth !== 'required' && (namespace.anonymous ?? !authConfigured(options));
+      if (!anonymous) throw new SwitchyardError('unauthorized', `authenticate to use ${channel}`);
+      return;
+    }
+    if (!channelAllowed(identity.permissions?.[action], channel)) {
+      throw new SwitchyardError('forbidden', `your token does not allow ${action} on ${channel}`);
+    }
+  }
+
+  async #authorize(request: Omit<AuthorizeRequest, 'clientId' | 'userId'>): Promise<void> {
+    const hook = this.#ctx.hooks.authorize;
+    if (hook === undefined) return;
+    const allowed = await hook({ ...request, clientId: this.clientId, userId: this.userId });
+    if (!allowed) throw new SwitchyardError('forbidden', `${request.action} refused${request.channel === undefined ? '' : ` on ${request.channel}`}`);
+  }
+
+  #send(message: ServerMessage): void {
+    this.#connection.send(new Outbound(message));
+  }
+
+  /** Send an error reply. */
+  #fail(error: SwitchyardError, id: RequestId | undefined): void {
+    this.#ctx.stats.countError(error.code);
+    this.#ctx.events.rejected(this, error);
+    this.#send(errorFrame(error, id));
+  }
+}
+
+function reply<T extends ServerMessage>(message: T, id: RequestId | undefined): T {
+  if (id !== undefined) message.id = id;
+  return message;
+}
+
+function idOf(value: unknown): RequestId | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const id = (value as Record<string, unknown>)['id'];
+  return typeof id === 'string' || typeof id === 'number' ? id : undefined;
+}

@@ -1,0 +1,387 @@
+// The WebSocket transport: upgrade checks, frames, heartbeat, pre-framed fan-out and backpressure.
+// This is the only file that imports `ws`.
+
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import * as wsModule from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import {
+  CloseCodes, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, clampCloseReason, codecForSubprotocol,
+  type Codec, type ErrorCode,
+} from '@switchyard/protocol';
+import type { Authenticator, Identity } from '../auth/identity.js';
+import { SwitchyardError, errorBody, toSwitchyardError } from '../errors.js';
+import type { Outbound } from '../hub/outbound.js';
+import type { SwitchyardOptions } from '../options.js';
+import { Session, type Connection, type SessionContext } from '../session.js';
+import type { Stats } from '../stats.js';
+
+/** ws builds frames with `Sender.frame`, a documented public static that @types/ws does not declare. */
+interface FrameBuilder {
+  frame(data: Buffer, options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[];
+}
+const Sender = (wsModule as unknown as { Sender: FrameBuilder }).Sender;
+
+/** Build one complete unmasked server frame. */
+function buildFrame(data: string | Uint8Array, binary: boolean): Buffer {
+  const payload = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const parts = Sender.frame(payload, { fin: true, opcode: binary ? 2 : 1, mask: false, readOnly: true, rsv1: false });
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
+/** Time a slow consumer gets to read its close frame before its socket is destroyed. */
+const SLOW_CONSUMER_GRACE_MS = 1000;
+
+/** What the transport reports to the server. */
+export interface TransportEvents {
+  connected(session: Session): void;
+  disconnected(session: Session, code: number, reason: string): void;
+  refused(status: number, code: ErrorCode, remoteAddress: string): void;
+}
+
+/** Dependencies of the transport. */
+export interface TransportContext {
+  readonly options: Readonly<SwitchyardOptions>;
+  readonly stats: Stats;
+  readonly session: SessionContext;
+  readonly authenticator: Authenticator | undefined;
+  readonly events: TransportEvents;
+}
+
+/** One WebSocket connection, as the session sees it. */
+class WsConnection implements Connection {
+  readonly remoteAddress: string;
+  readonly codec: Codec;
+  session!: Session;
+  alive = true;
+  closing = false;
+  corked = false;
+  readonly #ws: WebSocket;
+  readonly #socket: Socket;
+  readonly #transport: WebSocketTransport;
+  readonly #direct: boolean;
+
+  constructor(ws: WebSocket, socket: Socket, remoteAddress: string, transport: WebSocketTransport) {
+    this.#ws = ws;
+    this.#socket = socket;
+    this.remoteAddress = remoteAddress;
+    this.codec = codecForSubprotocol(ws.protocol);
+    this.#transport = transport;
+    // With permessage-deflate each socket compresses on its own, so frames cannot be shared.
+    this.#direct = ws.extensions === '';
+  }
+
+  get ws(): WebSocket {
+    return this.#ws;
+  }
+
+  get socket(): Socket {
+    return this.#socket;
+  }
+
+  send(outbound: Outbound): boolean {
+    if (this.closing) return false;
+    let bytes: number;
+    if (this.#direct) {
+      const frame = outbound.memo(this.codec.name, () => buildFrame(outbound.encoded(this.codec), this.codec.binary));
+      if (!this.corked) this.#transport.cork(this);
+      this.#socket.write(frame);
+      bytes = frame.length;
+    } else {
+      const encoded = outbound.encoded(this.codec);
+      this.#ws.send(encoded, { binary: this.codec.binary });
+      bytes = typeof encoded === 'string' ? encoded.length : encoded.byteLength;
+    }
+    this.#transport.countOut(outbound, bytes);
+    if (this.#socket.writableLength > this.#transport.highWaterMark) this.#slowConsumer();
+    return true;
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.#ws.close(code, clampCloseReason(reason));
+  }
+
+  terminate(): void {
+    this.closing = true;
+    this.#ws.terminate();
+  }
+
+  #slowConsumer(): void {
+    this.#transport.slowConsumer();
+    this.close(CloseCodes.SLOW_CONSUMER, 'slow consumer: send buffer over the high-water mark');
+    // The client is not reading, so the close handshake may never finish: stop holding its buffer.
+    setTimeout(() => this.#ws.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
+  }
+}
+
+/** Accepts WebSocket upgrades on an HTTP(S) server and runs the connections. */
+export class WebSocketTransport {
+  readonly highWaterMark: number;
+  readonly #ctx: TransportContext;
+  readonly #wss: WebSocketServer;
+  readonly #connections = new Set<WsConnection>();
+  readonly #perIp = new Map<string, number>();
+  #pending = 0;
+  #corked: WsConnection[] = [];
+  #counted: Outbound[] = [];
+  readonly #deliveries = new WeakMap<Outbound, { count: number; bytes: number }>();
+  #heartbeat: NodeJS.Timeout | undefined;
+  #draining = false;
+  readonly #servers: Array<HttpServer | HttpsServer> = [];
+  readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.#upgrade(req, socket as Socket, head);
+  readonly #flush = (): void => this.#uncorkAll();
+
+  constructor(ctx: TransportContext) {
+    this.#ctx = ctx;
+    const { options } = ctx;
+    this.highWaterMark = options.sendHighWaterMark;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: options.maxPayload,
+      perMessageDeflate: options.compression
+        ? { threshold: options.compressionThreshold, concurrencyLimit: 10, serverMaxWindowBits: 13, clientMaxWindowBits: 13, zlibDeflateOptions: { memLevel: 7, level: 3 } }
+        : false,
+      handleProtocols: (protocols) => {
+        if (protocols.has(SUBPROTOCOL_MSGPACK)) return SUBPROTOCOL_MSGPACK;
+        if (protocols.has(SUBPROTOCOL_JSON)) return SUBPROTOCOL_JSON;
+        return false;
+      },
+    });
+  }
+
+  /** Connections open now. */
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  /** Sessions of every open connection. */
+  sessions(): Session[] {
+    return [...this.#connections].map((connection) => connection.session);
+  }
+
+  /** Serve WebSocket upgrades on `server` (at `options.path`). */
+  attach(server: HttpServer | HttpsServer): void {
+    server.on('upgrade', this.#onUpgrade);
+    this.#servers.push(server);
+    if (this.#heartbeat === undefined) {
+      this.#heartbeat = setInterval(() => this.#beat(), this.#ctx.options.heartbeatMs);
+      this.#heartbeat.unref();
+    }
+  }
+
+  /** Close every connection with 1001 and stop accepting; terminates stragglers after the timeout. */
+  async close(): Promise<void> {
+    this.#draining = true;
+    clearInterval(this.#heartbeat);
+    for (const server of this.#servers) server.off('upgrade', this.#onUpgrade);
+    this.#uncorkAll();
+    if (this.#connections.size > 0) {
+      const closed = new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (this.#connections.size === 0) resolve();
+        };
+        for (const connection of this.#connections) connection.ws.once('close', () => queueMicrotask(check));
+      });
+      for (const connection of this.#connections) connection.close(CloseCodes.GOING_AWAY, 'server going away');
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#ctx.options.shutdownTimeoutMs);
+      });
+      await Promise.race([closed, timeout]);
+      clearTimeout(timer);
+      for (const connection of this.#connections) connection.terminate();
+    }
+    this.#wss.close();
+  }
+
+  /** Hold writes to `connection` until the end of this tick, so each socket gets one write per tick. */
+  cork(connection: WsConnection): void {
+    connection.corked = true;
+    connection.socket.cork();
+    if (this.#corked.push(connection) === 1) process.nextTick(this.#flush);
+  }
+
+  countOut(outbound: Outbound, bytes: number): void {
+    const stats = this.#ctx.stats;
+    stats.messagesOut++;
+    stats.bytesOut += bytes;
+    const tally = this.#deliveries.get(outbound);
+    if (tally !== undefined) tally.count++;
+    else {
+      this.#deliveries.set(outbound, { count: 1, bytes });
+      if (this.#counted.push(outbound) === 1 && this.#corked.length === 0) process.nextTick(this.#flush);
+    }
+  }
+
+  slowConsumer(): void {
+    this.#ctx.stats.slowConsumers++;
+  }
+
+  #uncorkAll(): void {
+    const corked = this.#corked;
+    this.#corked = [];
+    for (const connection of corked) {
+      connection.corked = false;
+      connection.socket.uncork();
+    }
+    const counted = this.#counted;
+    this.#counted = [];
+    for (const outbound of counted) {
+      const tally = this.#deliveries.get(outbound);
+      if (tally !== undefined) this.#ctx.stats.countOutType(outbound.message.type, tally.count);
+    }
+  }
+
+  #beat(): void {
+    for (const connection of this.#connections) {
+      if (!connection.alive) {
+        connection.terminate();
+        continue;
+      }
+      connection.alive = false;
+      connection.ws.ping();
+    }
+  }
+
+  #refuse(socket: Socket, status: number, code: ErrorCode, message: string, remoteAddress: string): void {
+    this.#ctx.events.refused(status, code, remoteAddress);
+    this.#ctx.stats.countError(code);
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const body = JSON.stringify(errorBody(new SwitchyardError(code, message)));
+    const reason = status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 404 ? 'Not Found' : status === 429 ? 'Too Many Requests' : status === 503 ? 'Service Unavailable' : 'Bad Request';
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    socket.once('finish', () => socket.destroy());
+  }
+
+  #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const { options } = this.#ctx;
+    const remoteAddress = req.socket.remoteAddress ?? 'unknown';
+    socket.on('error', () => socket.destroy());
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://switchyard.invalid');
+    } catch {
+      this.#refuse(socket, 400, 'invalid_message', 'bad request URL', remoteAddress);
+      return;
+    }
+    if (url.pathname !== options.path) {
+      // Another upgrade handler on a shared server may own this path.
+      if (this.#servers.some((server) => server.listenerCount('upgrade') > 1)) return;
+      this.#refuse(socket, 404, 'not_found', `WebSocket endpoint is ${options.path}`, remoteAddress);
+      return;
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && !options.allowedOrigins.includes('*') && !options.allowedOrigins.includes(origin)) {
+      this.#refuse(socket, 403, 'forbidden', 'origin not allowed', remoteAddress);
+      return;
+    }
+    if (this.#draining) {
+      this.#refuse(socket, 503, 'unavailable', 'server is shutting down', remoteAddress);
+      return;
+    }
+    if (this.#connections.size + this.#pending >= options.maxConnections) {
+      this.#refuse(socket, 503, 'unavailable', 'server connection limit reached', remoteAddress);
+      return;
+    }
+    const fromIp = this.#perIp.get(remoteAddress) ?? 0;
+    if (fromIp >= options.maxConnectionsPerIp) {
+      this.#refuse(socket, 429, 'rate_limited', 'too many connections from this address', remoteAddress);
+      return;
+    }
+    this.#perIp.set(remoteAddress, fromIp + 1);
+    this.#pending++;
+    const token = url.searchParams.get('token') ?? bearerToken(req.headers.authorization);
+    const authenticator = this.#ctx.authenticator;
+    if (token === undefined || token === null || authenticator === undefined) {
+      this.#complete(req, socket, head, remoteAddress, undefined);
+      return;
+    }
+    authenticator.verify(token).then(
+      (identity) => this.#complete(req, socket, head, remoteAddress, identity),
+      (error: unknown) => {
+        this.#release(remoteAddress);
+        this.#pending--;
+        this.#refuse(socket, 401, 'unauthorized', toSwitchyardError(error).message, remoteAddress);
+      },
+    );
+  }
+
+  #complete(req: IncomingMessage, socket: Socket, head: Buffer, remoteAddress: string, identity: Identity | undefined): void {
+    if (socket.destroyed || this.#draining) {
+      this.#pending--;
+      this.#release(remoteAddress);
+      socket.destroy();
+      return;
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      this.#pending--;
+      this.#accept(ws, socket, remoteAddress, identity);
+    });
+    // handleUpgrade answers bad handshakes (400) itself without calling back.
+    socket.once('close', () => {
+      if (!this.#isAccepted(socket)) {
+        this.#pending--;
+        this.#release(remoteAddress);
+      }
+    });
+  }
+
+  readonly #accepted = new WeakSet<Socket>();
+
+  #isAccepted(socket: Socket): boolean {
+    return this.#accepted.has(socket);
+  }
+
+  #accept(ws: WebSocket, socket: Socket, remoteAddress: string, identity: Identity | undefined): void {
+    this.#accepted.add(socket);
+    const stats = this.#ctx.stats;
+    const connection = new WsConnection(ws, socket, remoteAddress, this);
+    const session = new Session(this.#ctx.session, connection, identity);
+    connection.session = session;
+    this.#connections.add(connection);
+    stats.connections = this.#connections.size;
+    stats.connectionsTotal++;
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      connection.alive = true;
+      session.receive(isBinary || !connection.codec.binary ? data : data.toString('utf8'));
+    });
+    ws.on('pong', () => {
+      connection.alive = true;
+    });
+    ws.on('error', () => {
+      // ws closes the connection with the matching code (1002, 1007, 1009) right after this event.
+    });
+    ws.once('close', (code: number, reason: Buffer) => {
+      connection.closing = true;
+      this.#connections.delete(connection);
+      this.#release(remoteAddress);
+      stats.connections = this.#connections.size;
+      stats.countClose(code);
+      session.closed();
+      this.#ctx.events.disconnected(session, code, reason.toString());
+    });
+    session.open();
+    this.#ctx.events.connected(session);
+  }
+
+  #release(remoteAddress: string): void {
+    const count = (this.#perIp.get(remoteAddress) ?? 1) - 1;
+    if (count <= 0) this.#perIp.delete(remoteAddress);
+    else this.#perIp.set(remoteAddress, count);
+  }
+}
+
+function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  return match?.[1];
+}
+
