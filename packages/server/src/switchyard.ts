@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import fastifyCors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
 import type { Registry } from 'prom-client';
@@ -200,7 +200,7 @@ export class Switchyard extends EventEmitter<SwitchyardEvents> {
       : null;
     const app = Fastify({
       loggerInstance: this.logger.child({ component: 'http' }),
-      logController: { disableRequestLogging: true },
+      logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: options.maxBodyBytes,
       ...(https !== null ? { https } : {}),
       ...(serverFactory !== undefined ? { serverFactory } : {}),
