@@ -1,0 +1,116 @@
+// Integration: fan-out to many subscribers, slow consumers, heartbeat and graceful shutdown.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { startServer, type TestServer } from './helpers/server.js';
+import { TestClient, waitFor } from './helpers/ws-client.js';
+
+let server: TestServer | undefined;
+
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+/** A bare subscriber that only records offsets: cheap enough to run a thousand in one process. */
+async function openSubscriber(url: string, channel: string, offsets: number[]): Promise<WebSocket> {
+  const ws = new WebSocket(url);
+  await new Promise<void>((resolve, reject) => {
+    ws.on('message', (data) => {
+      const frame = JSON.parse(data.toString()) as { type: string; offset?: number };
+      if (frame.type === 'connection') ws.send(JSON.stringify({ type: 'subscribe', id: 1, channel }));
+      else if (frame.type === 'subscribed') resolve();
+      else if (frame.type === 'message') offsets.push(frame.offset!);
+    });
+    ws.on('error', reject);
+  });
+  return ws;
+}
+
+describe('Fan-out', () => {
+  it('delivers every publication to 1,000 subscribers, none lost, none reordered', async () => {
+    server = await startServer({ maxConnectionsPerIp: 2000 });
+    const subscribers = 1000;
+    const publications = 200;
+    const received: number[][] = [];
+    const sockets: WebSocket[] = [];
+    for (let batch = 0; batch < subscribers; batch += 100) {
+      const opened = await Promise.all(Array.from({ length: 100 }, () => {
+        const offsets: number[] = [];
+        received.push(offsets);
+        return openSubscriber(server!.wsUrl, 'fan:out', offsets);
+      }));
+      sockets.push(...opened);
+    }
+    const publisher = await TestClient.open(server.wsUrl);
+    const acks = await Promise.all(Array.from({ length: publications }, (_, i) => publisher.request({ type: 'publish', channel: 'fan:out', data: { i, pad: 'x'.repeat(64) } })));
+    expect(acks.map((ack) => (ack.data as { offset: number }).offset)).toEqual(Array.from({ length: publications }, (_, i) => i + 1));
+    await waitFor(() => received.every((offsets) => offsets.length >= publications), 30_000, 'every subscriber to receive everything');
+    const expected = Array.from({ length: publications }, (_, i) => i + 1);
+    const perfect = received.filter((offsets) => offsets.length === publications && offsets.every((offset, i) => offset === expected[i])).length;
+    expect(perfect).toBe(subscribers);
+    for (const ws of sockets) ws.terminate();
+    await publisher.close();
+  });
+
+  it('closes a subscriber that stops reading with 4000 while the others keep receiving', async () => {
+    server = await startServer({ sendHighWaterMark: 256 * 1024, rateLimitPerSecond: 100_000, rateLimitBurst: 100_000 });
+    const healthy: number[] = [];
+    const healthySocket = await openSubscriber(server.wsUrl, 'fan:slow', healthy);
+    const slow = await TestClient.open(server.wsUrl);
+    await slow.request({ type: 'subscribe', channel: 'fan:slow' });
+    // Stop reading: the kernel buffers fill, then the server's send buffer passes the high-water mark.
+    slow.ws.pause();
+    const publisher = await TestClient.open(server.wsUrl);
+    const payload = 'y'.repeat(16 * 1024);
+    let sent = 0;
+    const slowGone = () => server!.server.stats.slowConsumers > 0;
+    while (!slowGone() && sent < 2000) {
+      await publisher.request({ type: 'publish', channel: 'fan:slow', data: payload });
+      sent++;
+    }
+    expect(slowGone()).toBe(true);
+    await waitFor(() => healthy.length === sent, 20_000, 'the healthy subscriber to get everything');
+    expect(healthy).toEqual(Array.from({ length: sent }, (_, i) => i + 1));
+    slow.ws.resume();
+    const { code } = await slow.closed;
+    // The close frame may be stuck behind the unread data; then the socket is destroyed (1006).
+    expect([4000, 1006]).toContain(code);
+    await publisher.request({ type: 'publish', channel: 'fan:slow', data: 'after' });
+    await waitFor(() => healthy.length === sent + 1, 5000, 'delivery after the cut');
+    expect(server.server.stats.connections).toBe(2);
+    healthySocket.terminate();
+    await publisher.close();
+  });
+});
+
+describe('Heartbeat', () => {
+  it('terminates a peer that does not answer protocol pings', async () => {
+    server = await startServer({ heartbeatMs: 150 });
+    const dead = await TestClient.open(server.wsUrl, { autoPong: false });
+    const alive = await TestClient.open(server.wsUrl);
+    const { code } = await dead.closed;
+    expect(code).toBe(1006);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await alive.request({ type: 'echo', data: 'alive' })).toMatchObject({ data: 'alive' });
+    await alive.close();
+  });
+});
+
+describe('Graceful shutdown', () => {
+  it('closes every client with 1001 and refuses new connections', async () => {
+    server = await startServer();
+    const clients = await Promise.all([1, 2, 3].map(() => TestClient.open(server!.wsUrl)));
+    const closing = server.close();
+    const codes = await Promise.all(clients.map(async (client) => (await client.closed).code));
+    await closing;
+    expect(codes).toEqual([1001, 1001, 1001]);
+    const late = new WebSocket(server.wsUrl);
+    const failed = await new Promise<boolean>((resolve) => {
+      late.on('error', () => resolve(true));
+      late.on('open', () => resolve(false));
+    });
+    expect(failed).toBe(true);
+    server = undefined;
+  });
+});
