@@ -92,6 +92,8 @@ export interface SwitchyardOptions {
   tlsKey: string | undefined;
   /** Redis URL; when set, the cluster engine is used. @default undefined */
   redis: string | undefined;
+  /** Cluster: how long a server that stopped answering keeps its presence members and `/status` entry, in ms. @default 30000 */
+  presenceTtlMs: number;
   /** Window in which a repeated idempotency key is acked without a second delivery. @default 120000 */
   idempotencyWindowMs: number;
   /** Most idempotency keys remembered per channel. @default 10000 */
@@ -169,6 +171,7 @@ export const defaultOptions: Readonly<SwitchyardOptions> = Object.freeze({
   tlsCert: undefined,
   tlsKey: undefined,
   redis: undefined,
+  presenceTtlMs: 30_000,
   idempotencyWindowMs: 120_000,
   idempotencyMaxKeys: 10_000,
   streamRetentionMs: 3_600_000,
@@ -234,6 +237,7 @@ export const optionsSchema = z.strictObject({
   tlsCert: optionalString,
   tlsKey: optionalString,
   redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  presenceTtlMs: positiveInt.min(300),
   idempotencyWindowMs: nonNegativeInt,
   idempotencyMaxKeys: positiveInt,
   streamRetentionMs: positiveInt,
@@ -320,6 +324,7 @@ export const optionDescriptions: Readonly<Record<keyof SwitchyardOptions, string
   tlsCert: 'TLS certificate file (PEM); serves https and wss',
   tlsKey: 'TLS private key file (PEM)',
   redis: 'Redis URL: run as a cluster node (redis://host:port)',
+  presenceTtlMs: 'cluster: how long a crashed server\'s presence members and /status entry outlive it',
   idempotencyWindowMs: 'how long a publish idempotency key is remembered',
   idempotencyMaxKeys: 'most idempotency keys remembered per channel',
   streamRetentionMs: 'how long an idle channel keeps its offset and epoch after its history is gone',

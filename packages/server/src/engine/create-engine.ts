@@ -4,10 +4,13 @@ import type { SwitchyardOptions } from '../options.js';
 import type { Engine } from './engine.js';
 import { MemoryEngine } from './memory-engine.js';
 
-/** The engine the options ask for. The Redis engine is loaded only when used. */
+/** The engine the options ask for. The Redis engine (and its client library) is loaded only when used. */
 export async function createEngine(options: Readonly<SwitchyardOptions>, nodeId: string): Promise<Engine> {
   if (options.redis === undefined) {
     return new MemoryEngine({ nodeId, streamRetentionMs: options.streamRetentionMs, idempotencyMaxKeys: options.idempotencyMaxKeys });
   }
-  throw new TypeError('redis: the Redis engine is not available in this build');
+  const { RedisEngine } = await import('./redis-engine.js');
+  return new RedisEngine({
+    url: options.redis, nodeId, streamRetentionMs: options.streamRetentionMs, presenceTtlMs: options.presenceTtlMs,
+  });
 }
