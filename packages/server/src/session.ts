@@ -176,6 +176,11 @@ export class Session implements Peer {
       return;
     }
     const message = result.message;
+    if ('channel' in message && message.channel.length > options.maxChannelLength) {
+      stats.countIn('invalid', size);
+      this.#fail(new SwitchyardError('invalid_channel', `channel names are at most ${options.maxChannelLength} characters here`), message.id);
+      return;
+    }
     stats.countIn(message.type, size);
     try {
       const handled = this.#handle(message);
