@@ -79,6 +79,7 @@ interface RoutedMessage {
 }
 
 const SUBSCRIBE_BATCH = 500;
+const REPORT_DELAY_MS = 250;
 
 /**
  * Keeps streams in Redis Streams, positions in hashes, presence in hashes, and fans out over
@@ -112,6 +113,7 @@ export class RedisEngine implements Engine {
   #connections = 0;
   #resync: Promise<void> | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
+  #reportTimer: NodeJS.Timeout | undefined;
   #lastKeepAlive = Date.now();
 
   constructor(options: RedisEngineOptions) {
@@ -146,7 +148,7 @@ export class RedisEngine implements Engine {
       connection.on('close', () => this.#setAvailable(false));
       connection.on('ready', () => this.#onReconnected());
     }
-    this.#setAvailable(true);
+    this.#available = true;
     const intervalMs = Math.max(50, Math.min(Math.floor(this.#presenceTtlMs / 3), 5000));
     this.#heartbeatTimer = setInterval(() => void this.#heartbeat().catch(() => undefined), intervalMs);
     this.#heartbeatTimer.unref();
@@ -156,6 +158,7 @@ export class RedisEngine implements Engine {
     if (this.#closing) return;
     this.#closing = true;
     clearInterval(this.#heartbeatTimer);
+    clearTimeout(this.#reportTimer);
     const commands = this.#commands;
     if (commands !== undefined && commands.status === 'ready') {
       // Leaving cleanly: members go at once instead of after the presence expiry.
@@ -283,12 +286,14 @@ export class RedisEngine implements Engine {
 
   connectionOpened(clientId: string, userId: string | undefined): void {
     this.#connections++;
+    this.#scheduleReport();
     this.#route(clientId, 1);
     if (userId !== undefined) this.#route(userId, 1);
   }
 
   connectionClosed(clientId: string, userId: string | undefined): void {
     this.#connections = Math.max(0, this.#connections - 1);
+    this.#scheduleReport();
     this.#route(clientId, -1);
     if (userId !== undefined) this.#route(userId, -1);
   }
@@ -309,6 +314,16 @@ export class RedisEngine implements Engine {
   }
 
   // ---- nodes ------------------------------------------------------------------------------------
+
+  /** Report a changed connection count soon, so other nodes' `/status` need not wait for the next heartbeat. */
+  #scheduleReport(): void {
+    if (this.#reportTimer !== undefined || this.#heartbeatTimer === undefined) return;
+    this.#reportTimer = setTimeout(() => {
+      this.#reportTimer = undefined;
+      this.#heartbeat().catch(() => undefined);
+    }, REPORT_DELAY_MS);
+    this.#reportTimer.unref();
+  }
 
   async nodes(localConnections: number): Promise<NodeInfo[]> {
     const reply = await scripts.nodes.run(this.#commandsFor('list nodes'), [], [this.#prefix, this.nodeId, localConnections]) as Array<string | number>;
