@@ -1,0 +1,139 @@
+// Integration: Switchyard as a library — hosted on an app's own HTTP server, typed events, server-side API;
+// and the negotiated encodings (MessagePack) and permessage-deflate.
+
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { Packr, Unpackr } from 'msgpackr';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createSwitchyard, type Switchyard } from 'switchyard';
+import { startServer, type TestServer } from './helpers/server.js';
+import { TestClient } from './helpers/ws-client.js';
+
+let server: TestServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+describe('Embedding', () => {
+  it('hosts the WebSocket endpoint on the app\'s own HTTP server next to its routes', async () => {
+    const http: Server = createServer((request, response) => {
+      if (request.url === '/app') response.end('app route');
+    });
+    const switchyard: Switchyard = createSwitchyard({ logLevel: 'silent', demo: false, path: '/realtime' }, { server: http });
+    await switchyard.listen();
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const port = (http.address() as { port: number }).port;
+    try {
+      expect(await (await fetch(`http://127.0.0.1:${port}/app`)).text()).toBe('app route');
+      const client = await TestClient.open(`ws://127.0.0.1:${port}/realtime`);
+      expect(await client.request({ type: 'echo', data: 'embedded' })).toMatchObject({ data: 'embedded' });
+      await client.close();
+    } finally {
+      await switchyard.close();
+      await new Promise((resolve) => http.close(resolve));
+    }
+  });
+
+  it('emits typed events and publishes, broadcasts and sends direct messages from the app', async () => {
+    server = await startServer();
+    const events: string[] = [];
+    server.server.on('connection', ({ clientId }) => events.push(`connection:${clientId.length}`));
+    server.server.on('subscribe', (_client, channel) => events.push(`subscribe:${channel}`));
+    server.server.on('publish', (channel, offset) => events.push(`publish:${channel}:${offset}`));
+    server.server.on('disconnect', (_client, code) => events.push(`disconnect:${code}`));
+    const client = await TestClient.open(server.wsUrl);
+    await client.request({ type: 'subscribe', channel: 'app:feed' });
+    await client.request({ type: 'publish', channel: 'app:feed', data: 'from client' });
+    const result = await server.server.publish('app:feed', { from: 'app' }, { event: 'notice' });
+    expect(result).toMatchObject({ offset: 2, duplicate: false });
+    expect(await client.next((frame) => frame.type === 'message' && frame.offset === 2)).toMatchObject({ data: { from: 'app' }, event: 'notice' });
+    expect(await server.server.broadcast('hello everyone')).toBe(1);
+    expect(await client.next((frame) => frame.type === 'broadcast')).toMatchObject({ data: 'hello everyone' });
+    await client.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(events).toEqual(['connection:36', 'subscribe:app:feed', 'publish:app:feed:1', 'disconnect:1005']);
+  });
+
+  it('refuses bad options with a TypeError naming them', () => {
+    expect(() => createSwitchyard({ maxPayload: -1 })).toThrow(/maxPayload/);
+    expect(() => createSwitchyard({ jwtSecret: 'a', jwksUrl: 'http://127.0.0.1/jwks' })).toThrow(/mutually exclusive/);
+    expect(() => createSwitchyard({ nope: true } as never)).toThrow(/nope/);
+  });
+});
+
+describe('Encodings', () => {
+  it('speaks MessagePack in binary frames when switchyard.v1.msgpack is negotiated', async () => {
+    server = await startServer();
+    const packr = new Packr({ useRecords: false });
+    const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+    const ws = new WebSocket(server.wsUrl, ['switchyard.v1.msgpack']);
+    const frames: Array<Record<string, unknown>> = [];
+    const binaries: boolean[] = [];
+    ws.on('message', (data: Buffer, isBinary) => {
+      binaries.push(isBinary);
+      frames.push(unpackr.unpack(data) as Record<string, unknown>);
+    });
+    await new Promise<void>((resolve) => ws.on('open', () => resolve()));
+    expect(ws.protocol).toBe('switchyard.v1.msgpack');
+    const got = (count: number) => new Promise<void>((resolve) => {
+      const check = () => (frames.length >= count ? resolve() : setTimeout(check, 5));
+      check();
+    });
+    await got(1);
+    expect(frames[0]).toMatchObject({ type: 'connection', data: { protocol: 1 } });
+    ws.send(packr.pack({ type: 'subscribe', id: 1, channel: 'mp' }));
+    ws.send(packr.pack({ type: 'publish', id: 2, channel: 'mp', data: { bytes: 'ok', n: 42 } }));
+    await got(4);
+    expect(frames.map((frame) => frame.type)).toEqual(['connection', 'subscribed', 'message', 'ack']);
+    expect(frames[2]).toMatchObject({ channel: 'mp', data: { bytes: 'ok', n: 42 }, offset: 1 });
+    expect(binaries.every(Boolean)).toBe(true);
+    ws.send('{"type":"echo"}');
+    await got(5);
+    expect(frames[4]).toMatchObject({ type: 'error', data: { code: 'bad_json' } });
+    ws.close();
+  });
+
+  it('JSON and MessagePack subscribers receive the same publication', async () => {
+    server = await startServer();
+    const json = await TestClient.open(server.wsUrl);
+    await json.request({ type: 'subscribe', channel: 'mixed' });
+    const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+    const ws = new WebSocket(server.wsUrl, ['switchyard.v1.msgpack']);
+    const received = new Promise<Record<string, unknown>>((resolve) => {
+      ws.on('message', (data: Buffer) => {
+        const frame = unpackr.unpack(data) as Record<string, unknown>;
+        if (frame['type'] === 'connection') ws.send(new Packr({ useRecords: false }).pack({ type: 'subscribe', id: 1, channel: 'mixed' }));
+        if (frame['type'] === 'subscribed') void fetch(`${server!.url}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ channel: 'mixed', data: [1, 2, 3] }) });
+        if (frame['type'] === 'message') resolve(frame);
+      });
+    });
+    expect(await received).toMatchObject({ data: [1, 2, 3], offset: 1 });
+    expect(await json.next((frame) => frame.type === 'message')).toMatchObject({ data: [1, 2, 3], offset: 1 });
+    ws.close();
+    await json.close();
+  });
+
+  it('negotiates permessage-deflate when compression is on', async () => {
+    server = await startServer({ compression: true, compressionThreshold: 16 });
+    const client = new TestClient(server.wsUrl, { perMessageDeflate: true });
+    const socket = await new Promise<Socket>((resolve) => client.ws.on('upgrade', (response) => resolve(response.socket as Socket)));
+    await client.welcome;
+    expect(client.ws.extensions).toContain('permessage-deflate');
+    await client.request({ type: 'subscribe', channel: 'z' });
+    const before = socket.bytesRead;
+    await fetch(`${server.url}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ channel: 'z', data: 'a'.repeat(5000) }) });
+    expect(await client.next((frame) => frame.type === 'message')).toMatchObject({ data: 'a'.repeat(5000) });
+    // 5,000 repeated characters arrive in far fewer bytes on the wire.
+    expect(socket.bytesRead - before).toBeLessThan(1000);
+    await client.close();
+  });
+
+  it('does not negotiate permessage-deflate by default', async () => {
+    server = await startServer();
+    const client = await TestClient.open(server.wsUrl, { perMessageDeflate: true });
+    expect(client.ws.extensions).toBe('');
+    await client.close();
+  });
+});
