@@ -2,7 +2,7 @@
 
 export { createSwitchyard, Switchyard } from './switchyard.js';
 export type { SwitchyardEvents, SwitchyardInit, ListenAddress } from './switchyard.js';
-export { defaultOptions, namespaceDefaults, builtInNamespaces, resolveOptions, OptionsError } from './options.js';
+export { defaultOptions, namespaceDefaults, builtInNamespaces, optionDescriptions, resolveOptions, OptionsError } from './options.js';
 export type { SwitchyardOptions, NamespaceOptions } from './options.js';
 export { SwitchyardError } from './errors.js';
 export type { Engine, EngineHandler, PublishRequest, PublishResult, StreamPolicy, HistoryQuery, HistoryResult, RecoveryResult, NodeInfo } from './engine/engine.js';
