@@ -425,14 +425,48 @@ describe('SwitchyardClient', () => {
     it('gives up after maxAttempts', async () => {
       const raw = await rawServer((socket) => socket.close(CloseCodes.TRY_AGAIN_LATER, 'busy'));
       const sdk = client(raw.url, { reconnect: { minDelayMs: 10, maxDelayMs: 20, maxAttempts: 2 } });
+      const delays: number[] = [];
+      sdk.on('reconnecting', ({ delayMs }) => delays.push(delayMs));
       const final = await next(sdk, 'disconnected', ({ willReconnect }) => !willReconnect);
       expect(final.code).toBe(CloseCodes.TRY_AGAIN_LATER);
       expect(sdk.state).toBe('closed');
       expect(raw.connections()).toBe(3);
+      // random() = 0.5 of a ceiling of 10 × 2^attempt, capped at 20.
+      expect(delays).toEqual([5, 10]);
     });
   });
 
   describe('the offline queue', () => {
+    it('sends an in-flight publish again after a reconnect, and the server keeps it once', async () => {
+      const sockets: WebSocket[] = [];
+      class TrackedWebSocket extends WebSocket {
+        constructor(url: string, protocols?: string | string[]) {
+          super(url, protocols);
+          sockets.push(this);
+        }
+      }
+      let publishes = 0;
+      // The first publish is accepted only after its connection died, so its ack can never arrive.
+      const started = await startServer({}, {
+        hooks: {
+          authorize: async ({ action }) => {
+            if (action !== 'publish' || ++publishes > 1) return true;
+            sockets.at(-1)?.terminate();
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            return true;
+          },
+        },
+      });
+      cleanups.push(() => started.close());
+      const sdk = client(started.wsUrl, { WebSocket: TrackedWebSocket });
+      await connected(sdk);
+      const ack = await sdk.publish('once', 'payload');
+      expect(ack.offset).toBe(1);
+      expect(publishes).toBe(2);
+      expect(sockets).toHaveLength(2);
+      expect((await sdk.history('once')).publications.map((p) => [p.offset, p.data])).toEqual([[1, 'payload']]);
+    });
+
     it('delivers a publish made while disconnected exactly once after the reconnect', async () => {
       const first = await server();
       const sdk = client(first.wsUrl);
