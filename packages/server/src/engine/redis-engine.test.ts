@@ -91,6 +91,22 @@ describe('RedisEngine in a cluster', () => {
     expect(b.handler.leaves).toEqual([{ channel: 'chat:lobby', member: { clientId: 'ca', userId: 'ann' } }]);
   });
 
+  it('announces leave for every member of a node that shuts down, whatever its id holds', async () => {
+    prefix = `cluster-${randomBytes(4).toString('hex')}`;
+    const watcher = await node();
+    await watcher.engine.subscribe('chat:room');
+    const leaving = await node({ nodeId: 'my node\nwith odd characters' });
+    await leaving.engine.addPresence('chat:room', { clientId: 'c 1', info: { text: 'a\nb' } });
+    await leaving.engine.addPresence('chat:other', { clientId: 'c 2' });
+    await eventually(() => watcher.handler.joins.length === 1, 'the watcher saw the join');
+    await leaving.engine.close();
+    await eventually(() => watcher.handler.leaves.length === 1, 'the watcher saw the leave');
+    expect(watcher.handler.leaves).toEqual([{ channel: 'chat:room', member: { clientId: 'c 1', info: { text: 'a\nb' } } }]);
+    expect(await watcher.engine.presence('chat:room')).toEqual([]);
+    expect(await watcher.engine.presence('chat:other')).toEqual([]);
+    expect((await watcher.engine.nodes(0)).map((info) => info.id)).toEqual([watcher.engine.nodeId]);
+  });
+
   it('routes direct messages and broadcasts to other nodes and counts whether anyone matched', async () => {
     prefix = `cluster-${randomBytes(4).toString('hex')}`;
     const a = await node();

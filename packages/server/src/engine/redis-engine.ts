@@ -124,7 +124,6 @@ export class RedisEngine implements Engine {
     this.#presenceTtlMs = options.presenceTtlMs ?? 30_000;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.#maxReconnectDelayMs = options.maxReconnectDelayMs ?? 2000;
-    if (this.#prefix.includes(' ') || this.nodeId.includes(' ')) throw new TypeError('prefix and nodeId must not contain spaces');
   }
 
   get ready(): boolean {
@@ -244,7 +243,7 @@ export class RedisEngine implements Engine {
 
   async presence(channel: string): Promise<ClientInfo[]> {
     const values = await this.#commandsFor('read presence').hvals(this.#key('presence', channel));
-    return values.map((value) => JSON.parse(value.slice(value.indexOf(' ') + 1)) as ClientInfo);
+    return values.map((value) => JSON.parse(value.slice(0, value.indexOf('\n'))) as ClientInfo);
   }
 
   #addPresence(redis: Redis, channel: string, member: ClientInfo): Promise<unknown> {

@@ -30,7 +30,7 @@ local function ensure_epoch(meta, stream, removals, new_epoch, retention_ms)
 end
 
 -- Remembers why the oldest publications up to 'up_to' left history ('t' trimmed, 'e' expired).
-local function record_removal(removals, reason, up_to)
+local function record_removal(removals, reason, up_to, retention_ms)
   local last = redis.call('LINDEX', removals, -1)
   if last and string.sub(last, 1, 1) == reason then
     redis.call('LSET', removals, -1, reason .. ':' .. fmt(up_to))
@@ -38,9 +38,10 @@ local function record_removal(removals, reason, up_to)
     redis.call('RPUSH', removals, reason .. ':' .. fmt(up_to))
     redis.call('LTRIM', removals, -16, -1)
   end
+  redis.call('PEXPIRE', removals, retention_ms)
 end
 
-local function trim(stream, removals, history_size, history_ttl_ms, now)
+local function trim(stream, removals, history_size, history_ttl_ms, now, retention_ms)
   local cutoff = now - history_ttl_ms
   local expired_up_to = nil
   while true do
@@ -58,12 +59,12 @@ local function trim(stream, removals, history_size, history_ttl_ms, now)
     end
     redis.call('XTRIM', stream, 'MINID', fmt(expired_up_to + 1) .. '-0')
   end
-  if expired_up_to then record_removal(removals, 'e', expired_up_to) end
+  if expired_up_to then record_removal(removals, 'e', expired_up_to, retention_ms) end
   local length = redis.call('XLEN', stream)
   if length > history_size then
     local removed = redis.call('XRANGE', stream, '-', '+', 'COUNT', length - history_size)
     redis.call('XTRIM', stream, 'MAXLEN', history_size)
-    record_removal(removals, 't', offset_of(removed[#removed][1]))
+    record_removal(removals, 't', offset_of(removed[#removed][1]), retention_ms)
   end
 end
 
@@ -98,11 +99,10 @@ if ephemeral then
   return { offset, epoch, 0 }
 end
 if history_size > 0 then redis.call('XADD', stream, fmt(offset) .. '-0', 't', fmt(now), 'm', json) end
-trim(stream, removals, history_size, history_ttl_ms, now)
+trim(stream, removals, history_size, history_ttl_ms, now, retention_ms)
 if window_ms > 0 then redis.call('SET', idem, fmt(offset), 'PX', window_ms) end
 redis.call('PEXPIRE', meta, retention_ms)
 if history_size > 0 then redis.call('PEXPIRE', stream, retention_ms) end
-if redis.call('EXISTS', removals) == 1 then redis.call('PEXPIRE', removals, retention_ms) end
 redis.call('PUBLISH', pubsub, 'p' .. json)
 return { offset, epoch, 0 }
 `;
@@ -123,7 +123,7 @@ return { offset, epoch }
 export const HISTORY_SCRIPT = `${STREAM_HELPERS}
 local meta, stream, removals = KEYS[1], KEYS[2], KEYS[3]
 local epoch, offset = ensure_epoch(meta, stream, removals, ARGV[1], tonumber(ARGV[2]))
-trim(stream, removals, tonumber(ARGV[3]), tonumber(ARGV[4]), now_ms())
+trim(stream, removals, tonumber(ARGV[3]), tonumber(ARGV[4]), now_ms(), tonumber(ARGV[2]))
 local after, limit, reverse = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
 -- A since position from another epoch reads from the start of this one.
 if after >= 0 and ARGV[8] ~= epoch then after = 0 end
@@ -153,7 +153,7 @@ local history_size, since_offset, since_epoch = tonumber(ARGV[3]), tonumber(ARGV
 if since_epoch ~= epoch or since_offset > offset then return { offset, epoch, 'epoch_changed' } end
 if since_offset == offset then return { offset, epoch, 'ok', {} } end
 if history_size == 0 then return { offset, epoch, 'history_disabled' } end
-trim(stream, removals, history_size, tonumber(ARGV[4]), now_ms())
+trim(stream, removals, history_size, tonumber(ARGV[4]), now_ms(), tonumber(ARGV[2]))
 local needed = since_offset + 1
 local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
 if first == nil or offset_of(first[1]) > needed then
@@ -173,10 +173,11 @@ return { offset, epoch, 'ok', messages(redis.call('XRANGE', stream, fmt(needed) 
 /**
  * Add a presence member. KEYS: the channel's presence hash, this node's member set.
  * ARGV: clientId, node id, member JSON, member-set entry (`<channel> <clientId>`), pub/sub channel.
+ * The hash value is `<member JSON>\n<node id>` (JSON text never holds a raw newline).
  * A new member is announced with `j<member JSON>`.
  */
 export const ADD_PRESENCE_SCRIPT = `
-local added = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3])
+local added = redis.call('HSET', KEYS[1], ARGV[1], ARGV[3] .. '\\n' .. ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[4])
 if added == 1 then redis.call('PUBLISH', ARGV[5], 'j' .. ARGV[3]) end
 return added
@@ -191,7 +192,7 @@ export const REMOVE_PRESENCE_SCRIPT = `
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 if not value then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
-local owner = string.sub(value, 1, string.find(value, ' ', 1, true) - 1)
+local owner = string.sub(value, string.find(value, '\\n', 1, true) + 1)
 redis.call('SREM', ARGV[5] .. ':node:' .. owner .. ':members', ARGV[3])
 redis.call('PUBLISH', ARGV[4], 'l' .. ARGV[2])
 return 1
@@ -206,15 +207,15 @@ local function sweep(prefix, node)
   if redis.call('EXISTS', prefix .. ':node:' .. node) == 1 then return 0 end
   local set = prefix .. ':node:' .. node .. ':members'
   local entries = redis.call('SMEMBERS', set)
-  local owned = node .. ' '
   for _, entry in ipairs(entries) do
     local space = string.find(entry, ' ', 1, true)
     local channel, client_id = string.sub(entry, 1, space - 1), string.sub(entry, space + 1)
     local hash = prefix .. ':presence:' .. channel
     local value = redis.call('HGET', hash, client_id)
-    if value and string.sub(value, 1, #owned) == owned then
+    local newline = value and string.find(value, '\\n', 1, true)
+    if newline and string.sub(value, newline + 1) == node then
       redis.call('HDEL', hash, client_id)
-      redis.call('PUBLISH', prefix .. ':pub:' .. channel, 'l' .. string.sub(value, #owned + 1))
+      redis.call('PUBLISH', prefix .. ':pub:' .. channel, 'l' .. string.sub(value, 1, newline - 1))
     end
   end
   redis.call('DEL', set)
