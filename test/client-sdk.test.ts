@@ -391,6 +391,32 @@ describe('SwitchyardClient', () => {
       expect(received).toEqual([3, 4]);
     });
 
+    it('tries at once when connect() is called while waiting to reconnect', async () => {
+      const first = await server();
+      // A backoff far longer than the test: only connect() can bring it back in time.
+      const sdk = client(first.wsUrl, { reconnect: { minDelayMs: 600_000, maxDelayMs: 600_000 } });
+      await connected(sdk);
+      const reconnecting = next(sdk, 'reconnecting');
+      await first.close();
+      expect(await reconnecting).toEqual({ attempt: 1, delayMs: 300_000 });
+      await server({ port: first.port });
+      sdk.connect();
+      await next(sdk, 'connected');
+      expect(sdk.stats.reconnects).toBe(1);
+    });
+
+    it('closes for good when the server refuses the token', async () => {
+      const { wsUrl } = await server({ jwtSecret: 'a-test-secret-that-is-long-enough-for-hs256', auth: 'required' });
+      const sdk = client(wsUrl, { token: 'not-a-jwt' });
+      const errors: string[] = [];
+      sdk.on('error', (error) => errors.push(error.code));
+      const disconnected = await next(sdk, 'disconnected');
+      expect(disconnected.code).toBe(CloseCodes.POLICY_VIOLATION);
+      expect(disconnected.willReconnect).toBe(false);
+      expect(sdk.state).toBe('closed');
+      expect(errors).toEqual(['unauthorized']);
+    });
+
     it('does not reconnect after a 45xx close', async () => {
       const raw = await rawServer((socket) => socket.close(CloseCodes.KICKED, 'kicked'));
       const sdk = client(raw.url);

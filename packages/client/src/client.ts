@@ -154,7 +154,6 @@ export class SwitchyardClient {
   #codec: Codec = jsonCodec;
   #generation = 0;
   #nextId = 1;
-  #everConnected = false;
   #lastInboundAt = 0;
   #livenessPingSent = false;
   #handshakeTimer: unknown;
@@ -183,8 +182,18 @@ export class SwitchyardClient {
 
   // ---- lifecycle --------------------------------------------------------------------------------
 
-  /** Start connecting (no-op unless `closed`). */
+  /**
+   * Start connecting. While `reconnecting` and waiting for the backoff timer, try now instead
+   * (a "Connect" button, or the network coming back). Otherwise a no-op unless `closed`.
+   */
   connect(): void {
+    if (this.#state === 'reconnecting' && this.#reconnectTimer !== undefined) {
+      this.#options.timers.clearTimeout(this.#reconnectTimer);
+      this.#reconnectTimer = undefined;
+      this.nextReconnectAt = undefined;
+      void this.#openTransport();
+      return;
+    }
     if (this.#state !== 'closed') return;
     this.reconnectAttempts = 0;
     this.#setState('connecting');
@@ -454,13 +463,14 @@ export class SwitchyardClient {
         if (generation !== this.#generation) return;
         const failure = error instanceof ClientError ? error : new ClientError('unauthorized', `the token function failed: ${describe(error)}`);
         this.#events.emit('error', failure);
-        // A refused token is followed by the server's close (1008, no reconnect). A token function that
-        // failed may succeed next time; anything else (auth not configured) leaves us connected anonymously.
-        if (!(error instanceof ClientError)) {
-          this.#disconnect(CloseCodes.ABNORMAL, 'token function failed', true);
+        // A token function that failed, or an auth that got no answer, may succeed on the next connection.
+        if (!(error instanceof ClientError) || failure.code === 'timeout') {
+          this.#disconnect(CloseCodes.ABNORMAL, failure.message, true);
           return;
         }
-        if (failure.code === 'unauthorized' || failure.code === 'closed') return;
+        // A refused token is followed by the server's close (1008: no reconnect); wait for it. Anything
+        // else (e.g. `unavailable`: the server has no auth configured) leaves the connection anonymous.
+        if (failure.code === 'unauthorized' || failure.code === 'forbidden' || failure.code === 'closed') return;
       }
     }
     this.#becomeConnected(generation);
@@ -468,8 +478,7 @@ export class SwitchyardClient {
 
   #becomeConnected(generation: number): void {
     if (generation !== this.#generation) return;
-    if (this.#everConnected) this.stats.reconnects++;
-    this.#everConnected = true;
+    if (this.#state === 'reconnecting') this.stats.reconnects++;
     this.reconnectAttempts = 0;
     this.nextReconnectAt = undefined;
     this.stats.connectedAt = Date.now();
