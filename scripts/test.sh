@@ -22,4 +22,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 npm run build
+npx tsc -p tsconfig.json
 npx vitest run "$@"

@@ -9,7 +9,7 @@ import type { Peer } from './peer.js';
 /** A peer that records what the hub hands it. */
 class RecordingPeer implements Peer {
   readonly received: ServerMessage[] = [];
-  constructor(readonly clientId: string, readonly userId?: string) {}
+  constructor(readonly clientId: string, readonly userId: string | undefined = undefined) {}
   deliver(outbound: Outbound): boolean {
     this.received.push(outbound.message);
     return true;
