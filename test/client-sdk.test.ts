@@ -4,8 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { SignJWT } from 'jose';
+import { build } from 'esbuild';
 import { CloseCodes } from '@switchyard/protocol';
 import { ClientError, SwitchyardClient, type ClientEvents, type ClientOptions, type SubscriptionMessage } from '@switchyard/client';
+import { launchChromium } from './e2e/dashboard-page.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 const cleanups: Array<() => unknown> = [];
@@ -541,6 +543,62 @@ describe('SwitchyardClient', () => {
       sdk.disconnect();
       await expect(a).rejects.toMatchObject({ code: 'closed' });
       expect(dropped).toEqual([{ data: 'b', reason: 'queue_full' }, { data: 'a', reason: 'closed' }]);
+    });
+  });
+
+  describe('in a browser', () => {
+    it('connects, subscribes, publishes, pings and recovers after a restart in headless Chromium', async () => {
+      // Bundled for the browser platform: a Node-only import in the SDK would fail this build.
+      const bundle = await build({
+        entryPoints: [new URL('../packages/client/src/index.ts', import.meta.url).pathname],
+        bundle: true, write: false, format: 'iife', globalName: 'Switchyard', platform: 'browser',
+        conditions: ['source'], logLevel: 'silent',
+      });
+      const first = await server({ dashboard: false });
+      const browser = await launchChromium();
+      cleanups.push(() => browser.close());
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (error) => problems.push(error.message));
+      await page.goto(`${first.url}/health`);
+      await page.addScriptTag({ content: bundle.outputFiles[0]?.text ?? '' });
+
+      const live = await page.evaluate(async (wsUrl) => {
+        const sdk = (globalThis as unknown as { Switchyard: typeof import('@switchyard/client') }).Switchyard;
+        const client = new sdk.SwitchyardClient(wsUrl, { encoding: 'msgpack', reconnect: { minDelayMs: 20, maxDelayMs: 100 } });
+        const events: string[] = [];
+        const w = globalThis as unknown as { client: typeof client; events: string[]; received: unknown[] };
+        w.client = client;
+        w.events = events;
+        w.received = [];
+        client.on('state', ({ newState }) => events.push(newState));
+        const sub = client.subscribe('browser');
+        sub.onMessage((m) => w.received.push([m.offset, m.data]));
+        sub.on('unrecovered', ({ reason }) => events.push(`unrecovered:${reason}`));
+        await sub.ready;
+        const ack = await client.publish('browser', { from: 'chromium' });
+        const rtt = await client.ping();
+        const echo = await client.echo(new Uint8Array([1, 2, 3]));
+        return { ack: ack.offset, rtt: typeof rtt, echo: Array.from(echo as Uint8Array), state: client.state };
+      }, first.wsUrl);
+      expect(live).toEqual({ ack: 1, rtt: 'number', echo: [1, 2, 3], state: 'connected' });
+
+      await first.close();
+      await page.waitForFunction(() => (globalThis as unknown as { events: string[] }).events.includes('reconnecting'), undefined, { timeout: 5000 });
+      const second = await server({ port: first.port, dashboard: false });
+      await page.waitForFunction(() => (globalThis as unknown as { events: string[] }).events.includes('unrecovered:epoch_changed'), undefined, { timeout: 5000 });
+      await page.waitForFunction(() => (globalThis as unknown as { client: { getSubscription(c: string): { state: string } | undefined } }).client.getSubscription('browser')?.state === 'subscribed', undefined, { timeout: 5000 });
+      await second.server.publish('browser', 'after restart');
+      await page.waitForFunction(() => (globalThis as unknown as { received: unknown[] }).received.length === 2, undefined, { timeout: 5000 });
+      const after = await page.evaluate(() => {
+        const w = globalThis as unknown as { client: { state: string; disconnect(): void }; events: string[]; received: unknown[] };
+        w.client.disconnect();
+        return { received: w.received, events: w.events, state: w.client.state };
+      });
+      expect(after.received).toEqual([[1, { from: 'chromium' }], [1, 'after restart']]);
+      // 'connecting' happened in the constructor, before the handler was attached.
+      expect(after.events).toEqual(['connected', 'reconnecting', 'connected', 'unrecovered:epoch_changed', 'closed']);
+      expect(problems).toEqual([]);
     });
   });
 });
