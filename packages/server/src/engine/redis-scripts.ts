@@ -44,8 +44,11 @@ end
 local function trim(stream, removals, history_size, history_ttl_ms, now, retention_ms)
   local cutoff = now - history_ttl_ms
   local expired_up_to = nil
+  local batch_size = 1
   while true do
-    local batch = redis.call('XRANGE', stream, '-', '+', 'COUNT', 64)
+    -- Usually the oldest entry is still young: look at one entry before reading a batch.
+    local batch = redis.call('XRANGE', stream, '-', '+', 'COUNT', batch_size)
+    batch_size = 64
     if #batch == 0 then break end
     local keep = nil
     for i, entry in ipairs(batch) do
