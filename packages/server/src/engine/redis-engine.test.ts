@@ -1,6 +1,7 @@
 // The Redis engine against the shared engine contract, then what only a cluster has: several nodes, restarts, outages.
 
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type TestRedis } from '../../../../test/helpers/redis-server.js';
 import type { StreamPolicy } from './engine.js';
@@ -124,6 +125,24 @@ describe('RedisEngine in a cluster', () => {
     await eventually(() => b.handler.broadcasts.length === 1, 'node B received the broadcast');
     expect(b.handler.broadcasts).toEqual([{ data: 'everyone', channel: undefined }]);
     expect(a.handler.broadcasts).toEqual([{ data: 'everyone', channel: undefined }]);
+  });
+
+  it('ignores malformed messages on its pub/sub channels and keeps delivering', async () => {
+    prefix = `cluster-${randomBytes(4).toString('hex')}`;
+    const a = await node();
+    await a.engine.subscribe('room');
+    const stranger = new Redis(redis.url);
+    try {
+      await stranger.publish(`${prefix}:pub:room`, 'p{not json');
+      await stranger.publish(`${prefix}:broadcast`, 'garbage');
+      await stranger.publish(`${prefix}:pub:room`, 'zsomething else');
+    } finally {
+      stranger.disconnect();
+    }
+    await a.engine.publish({ channel: 'room', data: 'still here' }, policy);
+    await eventually(() => a.handler.on('room').length === 1, 'the valid publication arrived');
+    expect(a.handler.on('room')[0]!.data).toBe('still here');
+    expect(a.engine.ready).toBe(true);
   });
 
   it('reports every live node with its connections', async () => {

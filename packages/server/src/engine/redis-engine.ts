@@ -134,7 +134,14 @@ export class RedisEngine implements Engine {
     this.#handler = handler;
     this.#commands = this.#connect();
     this.#subscriber = this.#connect();
-    this.#subscriber.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
+    this.#subscriber.on('message', (channel: string, message: string) => {
+      try {
+        this.#onMessage(channel, message);
+      } catch {
+        // A malformed message (another program publishing under our prefix) or a failing handler must not break
+        // the subscriber connection; a publication lost this way shows as an offset gap and is filled from history.
+      }
+    });
     this.#wanted.add(this.#broadcastChannel());
     try {
       await Promise.all([this.#whenReady(this.#commands), this.#whenReady(this.#subscriber)]);
