@@ -1,0 +1,245 @@
+// Turns one run's results into Markdown: the headline per server CPU-second with ratios and the
+// issue's targets, then every scenario's detail.
+// @ts-check
+
+/**
+ * @typedef {import('../scenarios/fan-out.js').FanOutResult & { scenario: string; server: string; encoding: 'json' | 'msgpack' }} FanOutRow
+ */
+
+/**
+ * @typedef {object} BenchResults
+ * @property {string} startedAt
+ * @property {string} finishedAt
+ * @property {boolean} quick
+ * @property {{ cpus: number; cpuModel: string; memoryBytes: number; node: string; openFileLimit: number }} machine
+ * @property {Record<string, import('../scenarios/idle.js').IdleResult>} idle
+ * @property {Record<string, import('../scenarios/echo.js').EchoResult[]>} echo
+ * @property {FanOutRow[]} fanOut
+ * @property {Record<string, import('../scenarios/slow-consumer.js').SlowConsumerResult>} slowConsumer
+ */
+
+/**
+ * One headline figure for the three servers.
+ * @typedef {object} Headline
+ * @property {string} name
+ * @property {string} unit
+ * @property {boolean} lowerIsBetter
+ * @property {Record<string, number | null>} values   by server label
+ * @property {{ vsWs?: number; vsSocketIo?: number; description: string }} [target]
+ */
+
+const SERVERS = ['switchyard', 'ws', 'socket.io'];
+
+/**
+ * @param {BenchResults} results
+ * @param {string} scenario
+ * @param {string} server
+ * @param {'json' | 'msgpack'} [encoding]
+ */
+function fanOutRow(results, scenario, server, encoding = 'json') {
+  return results.fanOut.find((row) => row.scenario === scenario && row.server === server && row.encoding === encoding);
+}
+
+/**
+ * The figures the issue's targets are about, per server.
+ * @param {BenchResults} results
+ * @returns {Headline[]}
+ */
+export function headlines(results) {
+  /** @type {Headline[]} */
+  const lines = [];
+  /**
+   * @param {Omit<Headline, 'values'>} line
+   * @param {(server: string) => number | null | undefined} read
+   */
+  const add = (line, read) => {
+    /** @type {Record<string, number | null>} */
+    const values = {};
+    let any = false;
+    for (const server of SERVERS) {
+      const value = read(server);
+      values[server] = value ?? null;
+      if (value !== undefined && value !== null) any = true;
+    }
+    if (any) lines.push({ ...line, values });
+  };
+  const fanOutScenarios = [...new Set(results.fanOut.map((row) => row.scenario))];
+  for (const scenario of fanOutScenarios) {
+    const single = scenario.startsWith('fanout');
+    add({
+      name: `${scenario}: deliveries per server CPU-second`, unit: '/cpu-s', lowerIsBetter: false,
+      ...(single ? { target: { vsWs: 1.0, vsSocketIo: 3.0, description: '≥ 1.0× ws and ≥ 3× socket.io' } } : {}),
+    }, (server) => fanOutRow(results, scenario, server)?.saturated.perCpuSecond);
+    add({ name: `${scenario}: deliveries per second (saturated)`, unit: '/s', lowerIsBetter: false },
+      (server) => fanOutRow(results, scenario, server)?.saturated.perSecond);
+    add({
+      name: `${scenario}: publish-to-deliver p99, same offered load (ms)`, unit: 'ms', lowerIsBetter: true,
+      target: { vsWs: 1.0, description: 'no worse than ws' },
+    }, (server) => fanOutRow(results, scenario, server)?.paced.latencyMs.p99);
+    add({ name: `${scenario}: publish-to-deliver p99, saturated (ms)`, unit: 'ms', lowerIsBetter: true },
+      (server) => fanOutRow(results, scenario, server)?.saturated.latencyMs.p99);
+  }
+  add({
+    name: 'handshakes per server CPU-second', unit: '/cpu-s', lowerIsBetter: false,
+    target: { vsWs: 0.85, description: '≥ 0.85× ws' },
+  }, (server) => results.idle[server]?.handshakes.perCpuSecond);
+  for (const [index, clients] of [[0, 1], [1, 100]]) {
+    add({
+      name: `echo, ${clients} client${clients === 1 ? '' : 's'}: round trips per server CPU-second`, unit: '/cpu-s', lowerIsBetter: false,
+      ...(clients === 100 ? { target: { vsWs: 0.85, description: '≥ 0.85× ws' } } : {}),
+    }, (server) => results.echo[server]?.[index ?? 0]?.perCpuSecond);
+  }
+  add({
+    name: 'idle: RSS per connection, marginal at the largest step (bytes)', unit: 'B', lowerIsBetter: true,
+    target: { vsWs: 1.25, description: '≤ 1.25× ws' },
+  }, (server) => results.idle[server]?.levels.at(-1)?.marginalRss);
+  add({ name: 'idle: V8 heap per connection, marginal at the largest step (bytes)', unit: 'B', lowerIsBetter: true },
+    (server) => results.idle[server]?.levels.at(-1)?.marginalHeap);
+  return lines;
+}
+
+/**
+ * @param {number | null | undefined} value
+ * @returns {string}
+ */
+function figure(value) {
+  if (value === null || value === undefined) return '–';
+  if (Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
+  return String(Math.round(value * 100) / 100);
+}
+
+/**
+ * @param {number | null | undefined} a
+ * @param {number | null | undefined} b
+ * @returns {number | null}
+ */
+function ratio(a, b) {
+  if (a === null || a === undefined || b === null || b === undefined || b === 0) return null;
+  return Math.round((a / b) * 100) / 100;
+}
+
+/**
+ * Whether Switchyard met a target, or null when a figure is missing.
+ * @param {Headline} line
+ * @returns {boolean | null}
+ */
+export function targetMet(line) {
+  const target = line.target;
+  if (target === undefined) return null;
+  const checks = [];
+  const mine = line.values['switchyard'];
+  if (target.vsWs !== undefined) {
+    const r = ratio(mine, line.values['ws']);
+    if (r === null) return null;
+    checks.push(line.lowerIsBetter ? r <= target.vsWs : r >= target.vsWs);
+  }
+  if (target.vsSocketIo !== undefined) {
+    const r = ratio(mine, line.values['socket.io']);
+    if (r === null) return null;
+    checks.push(line.lowerIsBetter ? r <= target.vsSocketIo : r >= target.vsSocketIo);
+  }
+  return checks.every(Boolean);
+}
+
+/**
+ * @param {string[]} cells
+ * @returns {string}
+ */
+const row = (cells) => `| ${cells.join(' | ')} |\n`;
+
+/**
+ * @param {import('./measure.js').Window} window
+ * @returns {string}
+ */
+function load(window) {
+  return `${window.serverCpuPercent}% / ${window.machine.cpuBusyPercent}% (${window.machine.loadavg[0]})`;
+}
+
+/**
+ * The whole Markdown report of one run.
+ * @param {BenchResults} results
+ * @returns {string}
+ */
+export function renderMarkdown(results) {
+  const { machine } = results;
+  let text = `# Switchyard benchmark — ${results.startedAt}${results.quick ? ' (quick)' : ''}\n\n`;
+  text += `${machine.cpus} × ${machine.cpuModel}, ${Math.round(machine.memoryBytes / 2 ** 30)} GiB, Node ${machine.node}, open-file limit ${machine.openFileLimit}. `;
+  text += 'Every server and every load generator runs in its own process on this machine (loopback). ';
+  text += '"per CPU-s" divides by the server process\'s own user+system CPU time from /proc, so figures stay fair when the generators share the cores.\n\n';
+
+  text += '## Headline (Switchyard against plain ws and Socket.IO)\n\n';
+  text += row(['figure', 'switchyard', 'ws', 'socket.io', 'sy / ws', 'sy / socket.io', 'target', 'met']);
+  text += row(['---', '---:', '---:', '---:', '---:', '---:', '---', '---']);
+  for (const line of headlines(results)) {
+    const met = targetMet(line);
+    text += row([
+      line.name,
+      figure(line.values['switchyard']), figure(line.values['ws']), figure(line.values['socket.io']),
+      figure(ratio(line.values['switchyard'], line.values['ws'])), figure(ratio(line.values['switchyard'], line.values['socket.io'])),
+      line.target?.description ?? '',
+      met === null ? '' : met ? 'yes' : '**no**',
+    ]);
+  }
+
+  const idleServers = Object.keys(results.idle);
+  if (idleServers.length > 0) {
+    text += '\n## Idle connections and handshakes\n\n';
+    text += 'Memory after two forced GCs in the server. "per conn" = (value − value with no connection) / connections; "marginal" = growth since the previous level / connections added.\n\n';
+    text += row(['server', 'connections', 'RSS MiB', 'RSS per conn', 'RSS marginal', 'heap MiB', 'heap per conn', 'heap marginal']);
+    text += row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']);
+    for (const server of idleServers) {
+      for (const level of results.idle[server]?.levels ?? []) {
+        text += row([server, figure(level.connections), figure(level.rssBytes / 2 ** 20), figure(level.rssPerConnection), figure(level.marginalRss),
+          figure(level.heapBytes / 2 ** 20), figure(level.heapPerConnection), figure(level.marginalHeap)]);
+      }
+    }
+    text += '\n' + row(['server', 'handshakes', 'per second', 'per server CPU-s', 'server CPU / machine busy (load1)']);
+    text += row(['---', '---:', '---:', '---:', '---']);
+    for (const server of idleServers) {
+      const hs = results.idle[server]?.handshakes;
+      if (hs !== undefined) text += row([server, figure(hs.handshakes), figure(hs.perSecond), figure(hs.perCpuSecond), load(hs.window)]);
+    }
+  }
+
+  const echoServers = Object.keys(results.echo);
+  if (echoServers.length > 0) {
+    text += '\n## Echo round trips (closed loop, 64-byte payload)\n\n';
+    text += row(['server', 'clients', 'round trips/s', 'per server CPU-s', 'p50 ms', 'p99 ms', 'server CPU / machine busy (load1)']);
+    text += row(['---', '---:', '---:', '---:', '---:', '---:', '---']);
+    for (const server of echoServers) {
+      for (const echo of results.echo[server] ?? []) {
+        text += row([server, String(echo.clients), figure(echo.perSecond), figure(echo.perCpuSecond), figure(echo.latencyMs.p50), figure(echo.latencyMs.p99), load(echo.window)]);
+      }
+    }
+  }
+
+  if (results.fanOut.length > 0) {
+    text += '\n## Fan-out and many channels\n\n';
+    text += 'Saturated: one publisher (ten for many channels) with at most 8 unacknowledged publishes per connection and at most 32 deliveries owed per subscriber on average; ~100-byte payloads. ';
+    text += 'Paced: the same offered load for every server (50,000 deliveries/s). Latency = receive time − send time embedded in the payload, measured on every 10th subscriber.\n\n';
+    text += row(['scenario', 'server', 'encoding', 'deliveries/s', 'per server CPU-s', 'p50 ms', 'p99 ms', 'max ms', 'paced p50', 'paced p99', 'paced max', 'server CPU / machine busy (load1)', 'closes']);
+    text += row(['---', '---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---', '---']);
+    for (const fan of results.fanOut) {
+      const closes = Object.entries(fan.unexpectedCloses).map(([code, count]) => `${code}×${count}`).join(' ');
+      text += row([fan.scenario, fan.server, fan.encoding, figure(fan.saturated.perSecond), figure(fan.saturated.perCpuSecond),
+        figure(fan.saturated.latencyMs.p50), figure(fan.saturated.latencyMs.p99), figure(fan.saturated.latencyMs.max),
+        figure(fan.paced.latencyMs.p50), figure(fan.paced.latencyMs.p99), figure(fan.paced.latencyMs.max), load(fan.saturated.window), closes || 'none']);
+    }
+  }
+
+  const slowServers = Object.keys(results.slowConsumer);
+  if (slowServers.length > 0) {
+    text += '\n## Slow consumer (one subscriber stops reading; 2 KiB publications)\n\n';
+    text += 'Published while the subscriber does not read. "Buffers held" = growth of the server\'s Buffer memory after GC once publishing is over: what it still keeps for that subscriber. RSS includes garbage of the publishing itself, so its peak says less.\n\n';
+    text += row(['server', 'published MiB', 'buffers held MiB', 'server RSS before MiB', 'RSS peak growth MiB', 'RSS after (GC) MiB', 'closed as slow consumer', 'subscriber saw']);
+    text += row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---']);
+    for (const server of slowServers) {
+      const slow = results.slowConsumer[server];
+      if (slow === undefined) continue;
+      text += row([server, figure(slow.publishedBytes / 2 ** 20), figure(slow.heldBuffers / 2 ** 20), figure(slow.baselineRss / 2 ** 20), figure(slow.growthBytes / 2 ** 20),
+        figure(slow.afterRss / 2 ** 20), slow.slowConsumersClosed === null ? 'n/a' : String(slow.slowConsumersClosed), slow.subscriberClose]);
+    }
+  }
+  text += `\nRun from ${results.startedAt} to ${results.finishedAt}. Columns "server CPU / machine busy" give the server's CPU (100% = one core), all CPUs busy over the window (every process), and the 1-minute load average.\n`;
+  return text;
+}

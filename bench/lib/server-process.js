@@ -1,0 +1,166 @@
+// Starts each benchmarked server in its own child process and reads its CPU time and memory.
+// @ts-check
+
+import { fork } from 'node:child_process';
+import { createConnection, createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { cpuSeconds, rssBytes } from './proc-stats.js';
+
+/** @typedef {'switchyard' | 'ws' | 'socketio'} ServerKind */
+
+/**
+ * @typedef {object} ServerVariant
+ * @property {ServerKind} kind
+ * @property {string} label      name in the tables (e.g. "switchyard", "switchyard+deflate")
+ * @property {string[]} [flags]  extra command-line flags (Switchyard only)
+ */
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const gcHook = new URL('./gc-hook.js', import.meta.url).href;
+
+/** Limits raised so that the bench measures the server, not its abuse protection. History stays on. */
+const SWITCHYARD_FLAGS = [
+  '--host', '127.0.0.1', '--no-demo', '--no-dashboard', '--log-level', 'warn',
+  '--rate-limit-per-second', '1000000', '--rate-limit-burst', '1000000',
+  '--max-connections-per-ip', '1000000', '--max-connections', '1000000',
+  '--heartbeat-ms', '600000', '--namespace', ':maxSubscribers=100000',
+];
+
+/** @returns {Promise<number>} a TCP port free on 127.0.0.1 right now */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** @param {number} ms */
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * @param {number} port
+ * @returns {Promise<boolean>}
+ */
+function accepts(port) {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** A running server child. */
+export class ServerProcess {
+  /** @type {ServerVariant} */ variant;
+  /** @type {number} */ port;
+  /** @type {import('node:child_process').ChildProcess} */ #child;
+  #gcCounter = 0;
+  /** @type {Map<number, (reading: { heapUsed: number; external: number; arrayBuffers: number }) => void>} */
+  #gcWaiters = new Map();
+
+  /**
+   * @param {ServerVariant} variant
+   * @param {number} port
+   * @param {import('node:child_process').ChildProcess} child
+   */
+  constructor(variant, port, child) {
+    this.variant = variant;
+    this.port = port;
+    this.#child = child;
+    child.on('message', (message) => {
+      const done = /** @type {{ benchGcDone?: number; heapUsed: number; external: number; arrayBuffers: number }} */ (message);
+      if (typeof done?.benchGcDone !== 'number') return;
+      this.#gcWaiters.get(done.benchGcDone)?.(done);
+      this.#gcWaiters.delete(done.benchGcDone);
+    });
+  }
+
+  /**
+   * Start a server and wait until it accepts TCP connections (at most 15 s).
+   * @param {ServerVariant} variant
+   * @returns {Promise<ServerProcess>}
+   */
+  static async start(variant) {
+    const port = await freePort();
+    /** @type {string} */
+    let script;
+    /** @type {string[]} */
+    let args;
+    if (variant.kind === 'switchyard') {
+      script = `${root}packages/server/dist/cli.js`;
+      args = ['--port', String(port), ...SWITCHYARD_FLAGS, ...(variant.flags ?? [])];
+    } else {
+      script = fileURLToPath(new URL(`../servers/${variant.kind === 'ws' ? 'plain-ws' : 'socketio'}-server.js`, import.meta.url));
+      args = [String(port)];
+    }
+    const child = fork(script, args, {
+      execArgv: ['--expose-gc', '--import', gcHook],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const server = new ServerProcess(variant, port, child);
+    const deadline = performance.now() + 15_000;
+    while (performance.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`${variant.label} exited with ${child.exitCode} at start`);
+      if (await accepts(port)) return server;
+      await pause(50);
+    }
+    server.stop();
+    throw new Error(`${variant.label} did not listen within 15 s`);
+  }
+
+  /** @returns {number} */
+  get pid() {
+    return this.#child.pid ?? 0;
+  }
+
+  /** @returns {string} */
+  get url() {
+    return this.variant.kind === 'socketio' ? `ws://127.0.0.1:${this.port}` : `ws://127.0.0.1:${this.port}/ws`;
+  }
+
+  /** @returns {number} user + system CPU seconds so far */
+  cpu() {
+    return cpuSeconds(this.pid);
+  }
+
+  /** @returns {number} VmRSS in bytes */
+  rss() {
+    return rssBytes(this.pid);
+  }
+
+  /**
+   * Collect garbage in the server, then read its heap and RSS.
+   * @returns {Promise<{ heapUsed: number; external: number; arrayBuffers: number; rss: number }>}
+   */
+  async memoryAfterGc() {
+    const id = ++this.#gcCounter;
+    const reading = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.variant.label} did not answer the GC request`)), 10_000);
+      this.#gcWaiters.set(id, (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      });
+      this.#child.send({ benchGc: id });
+    });
+    return { heapUsed: reading.heapUsed, external: reading.external, arrayBuffers: reading.arrayBuffers, rss: this.rss() };
+  }
+
+  /** Stop the server (SIGTERM, then SIGKILL after 3 s) and wait for it to exit. */
+  async stop() {
+    const child = this.#child;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
