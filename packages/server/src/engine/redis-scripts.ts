@@ -21,8 +21,8 @@ end
 
 -- The epoch is created once; a new epoch starts a new stream, so leftovers of an older one go.
 local function ensure_epoch(meta, stream, removals, new_epoch, retention_ms)
-  local epoch = redis.call('HGET', meta, 'epoch')
-  if epoch then return epoch, tonumber(redis.call('HGET', meta, 'offset') or '0') end
+  local stored = redis.call('HMGET', meta, 'epoch', 'offset')
+  if stored[1] then return stored[1], tonumber(stored[2] or '0') end
   redis.call('DEL', stream, removals)
   redis.call('HSET', meta, 'epoch', new_epoch, 'offset', 0)
   redis.call('PEXPIRE', meta, retention_ms)
@@ -41,9 +41,11 @@ local function record_removal(removals, reason, up_to, retention_ms)
   redis.call('PEXPIRE', removals, retention_ms)
 end
 
-local function trim(stream, removals, history_size, history_ttl_ms, now, retention_ms)
+-- Drops entries older than the history TTL; returns the oldest entry left (nil when none).
+local function trim_by_age(stream, removals, history_ttl_ms, now, retention_ms)
   local cutoff = now - history_ttl_ms
   local expired_up_to = nil
+  local oldest = nil
   local batch_size = 1
   while true do
     -- Usually the oldest entry is still young: look at one entry before reading a batch.
@@ -55,20 +57,46 @@ local function trim(stream, removals, history_size, history_ttl_ms, now, retenti
       if tonumber(entry[2][2]) >= cutoff then keep = i break end
       expired_up_to = offset_of(entry[1])
     end
-    if keep == 1 then break end
     if keep then
-      redis.call('XTRIM', stream, 'MINID', batch[keep][1])
+      oldest = batch[keep]
+      if keep > 1 then redis.call('XTRIM', stream, 'MINID', oldest[1]) end
       break
     end
     redis.call('XTRIM', stream, 'MINID', fmt(expired_up_to + 1) .. '-0')
   end
   if expired_up_to then record_removal(removals, 'e', expired_up_to, retention_ms) end
+  return oldest
+end
+
+local function trim_by_count(stream, removals, history_size, retention_ms)
   local length = redis.call('XLEN', stream)
   if length > history_size then
     local removed = redis.call('XRANGE', stream, '-', '+', 'COUNT', length - history_size)
     redis.call('XTRIM', stream, 'MAXLEN', history_size)
     record_removal(removals, 't', offset_of(removed[#removed][1]), retention_ms)
   end
+end
+
+local function trim(stream, removals, history_size, history_ttl_ms, now, retention_ms)
+  trim_by_age(stream, removals, history_ttl_ms, now, retention_ms)
+  trim_by_count(stream, removals, history_size, retention_ms)
+end
+
+-- Appends a publication keeping at most history_size entries. In the steady state (history full, one
+-- entry leaves per append) XADD trims by itself and the leaving entry is the oldest one already read.
+local function append(stream, removals, history_size, history_ttl_ms, now, retention_ms, id, json)
+  local oldest = trim_by_age(stream, removals, history_ttl_ms, now, retention_ms)
+  if history_size == 0 then
+    trim_by_count(stream, removals, 0, retention_ms)
+    return
+  end
+  if oldest and redis.call('XLEN', stream) == history_size then
+    redis.call('XADD', stream, 'MAXLEN', history_size, id, 't', fmt(now), 'm', json)
+    record_removal(removals, 't', offset_of(oldest[1]), retention_ms)
+    return
+  end
+  trim_by_count(stream, removals, history_size - 1, retention_ms)
+  redis.call('XADD', stream, id, 't', fmt(now), 'm', json)
 end
 
 local function messages(entries)
@@ -101,8 +129,7 @@ if ephemeral then
   redis.call('PUBLISH', pubsub, 'e' .. json)
   return { offset, epoch, 0 }
 end
-if history_size > 0 then redis.call('XADD', stream, fmt(offset) .. '-0', 't', fmt(now), 'm', json) end
-trim(stream, removals, history_size, history_ttl_ms, now, retention_ms)
+append(stream, removals, history_size, history_ttl_ms, now, retention_ms, fmt(offset) .. '-0', json)
 if window_ms > 0 then redis.call('SET', idem, fmt(offset), 'PX', window_ms) end
 redis.call('PEXPIRE', meta, retention_ms)
 if history_size > 0 then redis.call('PEXPIRE', stream, retention_ms) end
