@@ -407,6 +407,43 @@ describe('SwitchyardClient', () => {
       expect(sdk.stats.reconnects).toBe(1);
     });
 
+    it('tries at once when the network comes back', async () => {
+      const first = await server();
+      const network = new EventTarget();
+      const sdk = client(first.wsUrl, { network, reconnect: { minDelayMs: 600_000, maxDelayMs: 600_000 } });
+      await connected(sdk);
+      const reconnecting = next(sdk, 'reconnecting');
+      await first.close();
+      await reconnecting;
+      await server({ port: first.port });
+      const back = next(sdk, 'connected');
+      network.dispatchEvent(new Event('online'));
+      await back;
+      expect(sdk.state).toBe('connected');
+    });
+
+    it('refreshes a token from its function before it expires', async () => {
+      const secret = 'a-test-secret-that-is-long-enough-for-hs256';
+      const { wsUrl } = await server({ jwtSecret: secret, auth: 'required' });
+      const expiries: number[] = [];
+      const token = async (): Promise<string> => {
+        const exp = Math.floor(Date.now() / 1000) + 2;
+        expiries.push(exp * 1000);
+        return new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('bob').setExpirationTime(exp).sign(new TextEncoder().encode(secret));
+      };
+      const sdk = client(wsUrl, { token });
+      const disconnects: unknown[] = [];
+      sdk.on('disconnected', (event) => disconnects.push(event));
+      await connected(sdk);
+      await until(() => expiries.length >= 2, 'a token refresh');
+      // Past the first token's expiry, the server would have closed with 1008 without the refresh.
+      const firstExpiry = expiries[0] ?? 0;
+      await until(() => Date.now() > firstExpiry + 300, 'the first token to expire');
+      expect(await sdk.echo('still here')).toBe('still here');
+      expect(disconnects).toEqual([]);
+      expect(sdk.userId).toBe('bob');
+    });
+
     it('closes for good when the server refuses the token', async () => {
       const { wsUrl } = await server({ jwtSecret: 'a-test-secret-that-is-long-enough-for-hs256', auth: 'required' });
       const sdk = client(wsUrl, { token: 'not-a-jwt' });

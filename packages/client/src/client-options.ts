@@ -9,6 +9,12 @@ export interface Timers {
   clearTimeout(handle: unknown): void;
 }
 
+/** Where "the network is back" comes from: `window` in browsers (its `online` event). */
+export interface NetworkEvents {
+  addEventListener(type: 'online', listener: () => void): void;
+  removeEventListener(type: 'online', listener: () => void): void;
+}
+
 /** Reconnect backoff: delay = random() * min(maxDelayMs, minDelayMs * factor^attempt). */
 export interface ReconnectOptions {
   /** @default 500 */
@@ -47,6 +53,11 @@ export interface ClientOptions {
   timers?: Timers;
   /** Random source in [0, 1) for the backoff jitter. @default Math.random */
   random?: () => number;
+  /**
+   * Its `online` event makes a client that waits to reconnect try at once; `null` turns that off.
+   * @default globalThis when it has addEventListener (browsers), else none
+   */
+  network?: NetworkEvents | null;
 }
 
 /** Options with every default applied. */
@@ -61,6 +72,7 @@ export interface ResolvedClientOptions {
   queuePolicy: QueuePolicy;
   timers: Timers;
   random: () => number;
+  network: NetworkEvents | null;
 }
 
 /** Defaults of every option that has one. */
@@ -77,6 +89,13 @@ const globalTimers: Timers = {
   setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
   clearTimeout: (handle) => globalThis.clearTimeout(handle as Parameters<typeof globalThis.clearTimeout>[0]),
 };
+
+function defaultNetwork(): NetworkEvents | null {
+  const runtime = globalThis as Partial<NetworkEvents>;
+  return typeof runtime.addEventListener === 'function' && typeof runtime.removeEventListener === 'function'
+    ? (runtime as NetworkEvents)
+    : null;
+}
 
 function positive(name: string, value: number, allowInfinity = false): number {
   const ok = allowInfinity ? value > 0 || value === Infinity : Number.isFinite(value) && value > 0;
@@ -111,5 +130,6 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     queuePolicy: options.queuePolicy ?? clientDefaults.queuePolicy,
     timers: options.timers ?? globalTimers,
     random: options.random ?? Math.random,
+    network: options.network === undefined ? defaultNetwork() : options.network,
   };
 }

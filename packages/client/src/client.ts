@@ -196,6 +196,7 @@ export class SwitchyardClient {
     }
     if (this.#state !== 'closed') return;
     this.reconnectAttempts = 0;
+    this.#options.network?.addEventListener('online', this.#onOnline);
     this.#setState('connecting');
     void this.#openTransport();
   }
@@ -208,6 +209,11 @@ export class SwitchyardClient {
   on<K extends keyof ClientEvents>(event: K, handler: (payload: ClientEvents[K]) => void): Unsubscribe {
     return this.#events.on(event, handler);
   }
+
+  /** The network came back: waiting out the rest of a long backoff would only delay the user. */
+  readonly #onOnline = (): void => {
+    if (this.#state === 'reconnecting') this.connect();
+  };
 
   onDirect(handler: (message: ClientEvents['direct']) => void): Unsubscribe {
     return this.#events.on('direct', handler);
@@ -390,6 +396,7 @@ export class SwitchyardClient {
     for (const request of inFlight) request.reject(new ClientError('closed', `the connection closed before the ${request.message.type} reply (${code} ${reason})`));
     for (const request of this.#queue.drain()) this.#drop(request, 'closed');
     this.nextReconnectAt = undefined;
+    this.#options.network?.removeEventListener('online', this.#onOnline);
     this.#setState('closed');
     this.#events.emit('disconnected', { code, reason, willReconnect: false });
   }

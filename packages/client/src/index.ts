@@ -6,7 +6,7 @@ export type {
   PublishResult, ServerInfo,
 } from './client.js';
 export { ClientError, type ClientErrorCode } from './client-error.js';
-export { clientDefaults, type ClientOptions, type ReconnectOptions, type Timers } from './client-options.js';
+export { clientDefaults, type ClientOptions, type NetworkEvents, type ReconnectOptions, type Timers } from './client-options.js';
 export { Subscription } from './subscription.js';
 export type { SubscribeOptions, SubscribedInfo, SubscriptionEvents, SubscriptionMessage, SubscriptionState } from './subscription.js';
 export { backoff, type BackoffOptions } from './backoff.js';
