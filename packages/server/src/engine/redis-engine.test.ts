@@ -180,6 +180,7 @@ describe('RedisEngine when Redis goes away', () => {
     await engine.start(handler);
     await engine.subscribe('news');
     await engine.addPresence('news', { clientId: 'c1' });
+    await engine.addPresence('news', { clientId: 'c2' });
     const before = await engine.publish({ channel: 'news', data: 'before' }, policy);
 
     await own.stop();
@@ -187,6 +188,7 @@ describe('RedisEngine when Redis goes away', () => {
     expect(handler.availability).toEqual([false]);
     await expect(engine.publish({ channel: 'news', data: 'lost' }, policy)).rejects.toThrow(/not available|Stream isn't writeable|Connection is closed/);
     await expect(engine.position('news')).rejects.toThrow();
+    await expect(engine.removePresence('news', { clientId: 'c2' })).rejects.toThrow();
 
     await own.start();
     await eventually(() => engine.ready, 'the engine reported ready again', 15_000);

@@ -243,9 +243,7 @@ export class RedisEngine implements Engine {
   async removePresence(channel: string, member: ClientInfo): Promise<void> {
     const members = this.#members.get(channel);
     if (members?.delete(member.clientId) === true && members.size === 0) this.#members.delete(channel);
-    await scripts.removePresence.run(this.#commandsFor('remove presence'), [this.#key('presence', channel)], [
-      member.clientId, JSON.stringify(member), `${channel} ${member.clientId}`, this.#publicationChannel(channel), this.#prefix,
-    ]);
+    await this.#removePresence(this.#commandsFor('remove presence'), channel, member.clientId);
   }
 
   async presence(channel: string): Promise<ClientInfo[]> {
@@ -257,6 +255,30 @@ export class RedisEngine implements Engine {
     return scripts.addPresence.run(redis, [this.#key('presence', channel), this.#nodeMembersKey()], [
       member.clientId, this.nodeId, JSON.stringify(member), `${channel} ${member.clientId}`, this.#publicationChannel(channel),
     ]);
+  }
+
+  #removePresence(redis: Redis, channel: string, clientId: string): Promise<unknown> {
+    return scripts.removePresence.run(redis, [this.#key('presence', channel)], [
+      clientId, `${channel} ${clientId}`, this.#publicationChannel(channel), this.#prefix,
+    ]);
+  }
+
+  /**
+   * Make Redis hold exactly this node's members: re-add those it lost (a restart, or this node was
+   * swept as dead) and remove those whose removal failed while Redis was away.
+   */
+  async #reconcilePresence(redis: Redis): Promise<void> {
+    const pending: Array<Promise<unknown>> = [];
+    for (const [channel, members] of this.#members) {
+      for (const member of members.values()) pending.push(this.#addPresence(redis, channel, member));
+    }
+    for (const entry of await redis.smembers(this.#nodeMembersKey())) {
+      const space = entry.indexOf(' ');
+      const channel = entry.slice(0, space);
+      const clientId = entry.slice(space + 1);
+      if (this.#members.get(channel)?.has(clientId) !== true) pending.push(this.#removePresence(redis, channel, clientId));
+    }
+    await Promise.all(pending);
   }
 
   // ---- broadcast and direct ---------------------------------------------------------------------
@@ -406,18 +428,12 @@ export class RedisEngine implements Engine {
     await this.#heartbeat(true);
   }
 
-  /** Refresh this node's heartbeat, sweep dead nodes, and re-add presence if Redis lost it. */
+  /** Refresh this node's heartbeat, sweep dead nodes, and repair presence if Redis lost it or we were away. */
   async #heartbeat(force = false): Promise<void> {
     const commands = this.#commands;
     if (commands === undefined || commands.status !== 'ready') return;
     const lost = await scripts.heartbeat.run(commands, [], [this.#prefix, this.nodeId, this.#presenceTtlMs, this.#connections]);
-    if (lost === 1 || force) {
-      const pipeline: Array<Promise<unknown>> = [];
-      for (const [channel, members] of this.#members) {
-        for (const member of members.values()) pipeline.push(this.#addPresence(commands, channel, member));
-      }
-      await Promise.all(pipeline);
-    }
+    if (lost === 1 || force) await this.#reconcilePresence(commands);
     const now = Date.now();
     if (now - this.#lastKeepAlive > this.#streamRetentionMs / 4) {
       this.#lastKeepAlive = now;

@@ -215,16 +215,16 @@ return added
 
 /**
  * Remove a presence member. KEYS: the channel's presence hash.
- * ARGV: clientId, member JSON, member-set entry, pub/sub channel, key prefix.
- * The member is dropped from its owner's member set and announced with `l<member JSON>`.
+ * ARGV: clientId, member-set entry, pub/sub channel, key prefix.
+ * The member is dropped from its owner's member set and announced with `l<member JSON>` as it joined.
  */
 export const REMOVE_PRESENCE_SCRIPT = `
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 if not value then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
-local owner = string.sub(value, string.find(value, '\\n', 1, true) + 1)
-redis.call('SREM', ARGV[5] .. ':node:' .. owner .. ':members', ARGV[3])
-redis.call('PUBLISH', ARGV[4], 'l' .. ARGV[2])
+local newline = string.find(value, '\\n', 1, true)
+redis.call('SREM', ARGV[4] .. ':node:' .. string.sub(value, newline + 1) .. ':members', ARGV[2])
+redis.call('PUBLISH', ARGV[3], 'l' .. string.sub(value, 1, newline - 1))
 return 1
 `;
 
