@@ -40,7 +40,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-describe('Dashboard', { timeout: 90_000 }, () => {
+describe('Dashboard', { timeout: 120_000 }, () => {
   it('loads with no console error and connects', async () => {
     const { page, problems } = await open();
     await expect.poll(() => connectionState(page), WAIT).toBe('connected');
@@ -100,7 +100,7 @@ describe('Dashboard', { timeout: 90_000 }, () => {
     expect(problems).toEqual([]);
   });
 
-  it('lets two pages chat in one room, unseen by a third in another room', async () => {
+  it('lets two pages chat in one room, unseen by a third in another room', { timeout: 180_000 }, async () => {
     const room = `lobby-${Date.now().toString(36)}`;
     const ada = await open();
     const grace = await open();

@@ -23,7 +23,7 @@ export function App() {
           <span className="muted">live dashboard</span>
         </div>
         <div className="topbar-status">
-          {server !== undefined && <span className="muted">{server.name} {server.version}</span>}
+          {server !== undefined && <span className="muted server-name">{server.name} {server.version}</span>}
           <span className={`dot state-${state}`} aria-hidden="true" />
           <span className="muted">{state}</span>
         </div>

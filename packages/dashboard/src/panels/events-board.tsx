@@ -73,14 +73,13 @@ export function EventsBoard() {
                 <span className="event-id">{event.id}</span>
                 <span className={`event-status status-${event.status}`}>{event.status === 'live' ? `● ${event.minute}'` : event.status}</span>
               </div>
-              <div className="event-teams">
+              <div className="event-row">
                 <span className="team">{event.home}</span>
-                <span className="score" data-testid="event-score">
-                  <b className={changed.home ? 'flash' : undefined}>{event.homeScore}</b>
-                  <i>–</i>
-                  <b className={changed.away ? 'flash' : undefined}>{event.awayScore}</b>
-                </span>
-                <span className="team away">{event.away}</span>
+                <b className={`score${changed.home ? ' flash' : ''}`} data-testid="event-home-score">{event.homeScore}</b>
+              </div>
+              <div className="event-row">
+                <span className="team">{event.away}</span>
+                <b className={`score${changed.away ? ' flash' : ''}`} data-testid="event-away-score">{event.awayScore}</b>
               </div>
               <div className="event-foot">
                 <span data-testid="event-updates">{event.updates} update{event.updates === 1 ? '' : 's'}</span>

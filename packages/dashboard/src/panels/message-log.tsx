@@ -1,6 +1,6 @@
 // Message log: every frame in and out (the SDK's `frame` event), filterable by type, pausable, bounded.
 
-import { useEffect, useRef, useState } from 'react';
+import { memo, useEffect, useRef, useState } from 'react';
 import { useClient } from '../client-context';
 import { formatClock } from '../format-figures';
 
@@ -24,6 +24,18 @@ function describe(message: object): { type: string; text: string } {
     text: text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}…` : text,
   };
 }
+
+// Entries never change once logged, so each row renders once however often the list does.
+const LogRow = memo(function LogRow({ entry }: { entry: LogEntry }) {
+  return (
+    <li className={`log-entry log-${entry.direction}`} data-testid="log-entry" data-type={entry.type}>
+      <time>{formatClock(entry.at)}</time>
+      <span className="log-direction" aria-label={entry.direction === 'in' ? 'received' : 'sent'}>{entry.direction === 'in' ? '↓' : '↑'}</span>
+      <span className="log-type">{entry.type}</span>
+      <code>{entry.text}</code>
+    </li>
+  );
+});
 
 /** The frame log; newest first. Paused, it keeps recording but the view holds still. */
 export function MessageLog() {
@@ -91,14 +103,7 @@ export function MessageLog() {
       </div>
       <ol className="log" data-testid="message-log">
         {shown.length === 0 && <li className="empty">No frames yet.</li>}
-        {shown.map((entry) => (
-          <li key={entry.seq} className={`log-entry log-${entry.direction}`} data-testid="log-entry" data-type={entry.type}>
-            <time>{formatClock(entry.at)}</time>
-            <span className="log-direction" aria-label={entry.direction === 'in' ? 'received' : 'sent'}>{entry.direction === 'in' ? '↓' : '↑'}</span>
-            <span className="log-type">{entry.type}</span>
-            <code>{entry.text}</code>
-          </li>
-        ))}
+        {shown.map((entry) => <LogRow key={entry.seq} entry={entry} />)}
       </ol>
     </section>
   );

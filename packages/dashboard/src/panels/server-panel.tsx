@@ -51,7 +51,7 @@ export function ServerPanel() {
       {latest === undefined ? (
         <p className="empty">Waiting for <code>{STATS_CHANNEL}</code>…</p>
       ) : (
-        <dl className="figures figures-4" data-testid="server-stats">
+        <dl className="figure-list" data-testid="server-stats">
           {tiles.map(([label, value, testId]) => (
             <div key={testId}>
               <dt>{label}</dt>
