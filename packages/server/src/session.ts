@@ -89,7 +89,8 @@ export class Session implements Peer {
   #authTimer: NodeJS.Timeout | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
   #closed = false;
-  readonly #subscribing = new Map<string, Promise<void>>();
+  /** Subscribes in flight, by channel; created on first use (most connections never need it). */
+  #subscribingByChannel: Map<string, Promise<void>> | undefined;
 
   constructor(ctx: SessionContext, connection: Connection, identity: Identity | undefined) {
     this.#ctx = ctx;
@@ -221,16 +222,16 @@ export class Session implements Peer {
         return undefined;
       case 'subscribe': {
         const channel = message.channel;
-        const previous = this.#subscribing.get(channel);
+        const previous = this.#subscribing().get(channel);
         const run = async (): Promise<void> => {
           if (previous !== undefined) await previous.catch(() => undefined);
           await this.#subscribe(channel, message.since, message.info, message.id);
         };
         const done = run();
         const settled = done.catch(() => undefined).finally(() => {
-          if (this.#subscribing.get(channel) === settled) this.#subscribing.delete(channel);
+          if (this.#subscribing().get(channel) === settled) this.#subscribing().delete(channel);
         });
-        this.#subscribing.set(channel, settled);
+        this.#subscribing().set(channel, settled);
         return done;
       }
       case 'unsubscribe':
@@ -252,9 +253,13 @@ export class Session implements Peer {
     }
   }
 
+  #subscribing(): Map<string, Promise<void>> {
+    return (this.#subscribingByChannel ??= new Map());
+  }
+
   /** Run `action` after any subscribe in flight on `channel`, so a client's requests keep their order. */
   #afterSubscribe(channel: string, action: () => void | Promise<void>): Promise<void> | undefined {
-    const pending = this.#subscribing.get(channel);
+    const pending = this.#subscribingByChannel?.get(channel);
     if (pending === undefined) {
       const result = action();
       return result instanceof Promise ? result : undefined;
@@ -289,7 +294,8 @@ export class Session implements Peer {
     const namespace = hub.namespaces.forChannel(channel);
     if (!namespace.publish) throw new SwitchyardError('forbidden', `clients may not publish to ${channel}`);
     this.#requireAccess(namespace, channel, 'publish');
-    await this.#authorize({ action: 'publish', channel });
+    const authorizing = this.#authorize({ action: 'publish', channel });
+    if (authorizing !== undefined) await authorizing;
     const request: Parameters<Hub['publish']>[0] = { channel, data: message.data, from: this.userId ?? this.clientId };
     if (message.event !== undefined) request.event = message.event;
     if (message.key !== undefined) request.key = message.key;
@@ -396,11 +402,13 @@ export class Session implements Peer {
     }
   }
 
-  async #authorize(request: Omit<AuthorizeRequest, 'clientId' | 'userId'>): Promise<void> {
+  /** Ask the app's permission hook, if any; resolves synchronously (undefined) when there is none. */
+  #authorize(request: Omit<AuthorizeRequest, 'clientId' | 'userId'>): Promise<void> | undefined {
     const hook = this.#ctx.hooks.authorize;
-    if (hook === undefined) return;
-    const allowed = await hook({ ...request, clientId: this.clientId, userId: this.userId });
-    if (!allowed) throw new SwitchyardError('forbidden', `${request.action} refused${request.channel === undefined ? '' : ` on ${request.channel}`}`);
+    if (hook === undefined) return undefined;
+    return Promise.resolve(hook({ ...request, clientId: this.clientId, userId: this.userId })).then((allowed) => {
+      if (!allowed) throw new SwitchyardError('forbidden', `${request.action} refused${request.channel === undefined ? '' : ` on ${request.channel}`}`);
+    });
   }
 
   #send(message: ServerMessage): void {

@@ -92,6 +92,8 @@ export interface EngineHandler {
 export interface Engine {
   /** 'memory' or 'redis'. */
   readonly kind: string;
+  /** True when calls cross the network (requests then get `engineTimeoutMs`). */
+  readonly remote: boolean;
   /** This node's id. */
   readonly nodeId: string;
   /** Whether the engine can serve requests now (`/ready`). */

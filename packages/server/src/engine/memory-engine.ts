@@ -83,6 +83,7 @@ class Stream {
 /** Keeps streams, presence and routing in memory. Delivery is synchronous and in offset order. */
 export class MemoryEngine implements Engine {
   readonly kind = 'memory';
+  readonly remote = false;
   readonly nodeId: string;
   readonly ready = true;
   readonly #streamRetentionMs: number;

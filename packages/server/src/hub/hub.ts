@@ -411,6 +411,8 @@ export class Hub implements EngineHandler {
 
   #withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
     const timeoutMs = this.#limits.engineTimeoutMs;
+    // An in-process engine answers or fails by itself; a timer per request would only cost time.
+    if (!this.engine.remote) return promise.catch((error: unknown) => this.#engineFailure(error, what));
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(new SwitchyardError('unavailable', `the engine did not answer ${what} in time`)), timeoutMs);
       promise.then((value) => {
@@ -418,13 +420,16 @@ export class Hub implements EngineHandler {
         resolve(value);
       }, (error: unknown) => {
         clearTimeout(timer);
-        if (error instanceof SwitchyardError) reject(error);
-        else {
-          this.#observer.onEngineError?.(error, what);
-          reject(new SwitchyardError('unavailable', `the engine failed to ${what}`));
-        }
+        this.#engineFailure(error, what).catch(reject);
       });
     });
+  }
+
+  /** An engine error as the client sees it: `unavailable`, unless the engine already chose a code. */
+  async #engineFailure(error: unknown, what: string): Promise<never> {
+    if (error instanceof SwitchyardError) throw error;
+    this.#observer.onEngineError?.(error, what);
+    throw new SwitchyardError('unavailable', `the engine failed to ${what}`);
   }
 }
 

@@ -8,9 +8,12 @@ import type { Codec, ServerMessage } from '@switchyard/protocol';
  */
 export class Outbound {
   readonly message: ServerMessage;
+  /** Connections this message was written to; the transport counts it for metrics. */
+  deliveries = 0;
   #json: string | Uint8Array | undefined;
   #msgpack: string | Uint8Array | undefined;
-  #memo: Map<string, unknown> | undefined;
+  #jsonFrame: unknown;
+  #msgpackFrame: unknown;
 
   constructor(message: ServerMessage) {
     this.message = message;
@@ -22,12 +25,12 @@ export class Outbound {
     return (this.#msgpack ??= codec.encode(this.message));
   }
 
-  /** A value derived from this message (such as a pre-built frame), computed once per `slot`. */
-  memo<T>(slot: string, make: () => T): T {
-    this.#memo ??= new Map();
-    if (this.#memo.has(slot)) return this.#memo.get(slot) as T;
-    const value = make();
-    this.#memo.set(slot, value);
-    return value;
+  /**
+   * The transport's framing of this message for `codec` (such as a pre-built WebSocket frame), computed once.
+   * The hub does not know what a frame is; it only keeps the slot.
+   */
+  framed<T>(codec: Codec, frame: (encoded: string | Uint8Array) => T): T {
+    if (codec.name === 'json') return (this.#jsonFrame ??= frame(this.encoded(codec))) as T;
+    return (this.#msgpackFrame ??= frame(this.encoded(codec))) as T;
   }
 }

@@ -31,6 +31,9 @@ function buildFrame(data: string | Uint8Array, binary: boolean): Buffer {
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
 
+const buildTextFrame = (data: string | Uint8Array): Buffer => buildFrame(data, false);
+const buildBinaryFrame = (data: string | Uint8Array): Buffer => buildFrame(data, true);
+
 /** Time a slow consumer gets to read its close frame before its socket is destroyed. */
 const SLOW_CONSUMER_GRACE_MS = 1000;
 
@@ -85,7 +88,7 @@ class WsConnection implements Connection {
     if (this.closing) return false;
     let bytes: number;
     if (this.#direct) {
-      const frame = outbound.memo(this.codec.name, () => buildFrame(outbound.encoded(this.codec), this.codec.binary));
+      const frame = outbound.framed(this.codec, this.codec.binary ? buildBinaryFrame : buildTextFrame);
       if (!this.corked) this.#transport.cork(this);
       this.#socket.write(frame);
       bytes = frame.length;
@@ -128,7 +131,6 @@ export class WebSocketTransport {
   #pending = 0;
   #corked: WsConnection[] = [];
   #counted: Outbound[] = [];
-  readonly #deliveries = new WeakMap<Outbound, { count: number; bytes: number }>();
   #heartbeat: NodeJS.Timeout | undefined;
   #draining = false;
   readonly #servers: Array<HttpServer | HttpsServer> = [];
@@ -210,12 +212,7 @@ export class WebSocketTransport {
     const stats = this.#ctx.stats;
     stats.messagesOut++;
     stats.bytesOut += bytes;
-    const tally = this.#deliveries.get(outbound);
-    if (tally !== undefined) tally.count++;
-    else {
-      this.#deliveries.set(outbound, { count: 1, bytes });
-      if (this.#counted.push(outbound) === 1 && this.#corked.length === 0) process.nextTick(this.#flush);
-    }
+    if (outbound.deliveries++ === 0 && this.#counted.push(outbound) === 1 && this.#corked.length === 0) process.nextTick(this.#flush);
   }
 
   slowConsumer(): void {
@@ -232,8 +229,8 @@ export class WebSocketTransport {
     const counted = this.#counted;
     this.#counted = [];
     for (const outbound of counted) {
-      const tally = this.#deliveries.get(outbound);
-      if (tally !== undefined) this.#ctx.stats.countOutType(outbound.message.type, tally.count);
+      this.#ctx.stats.countOutType(outbound.message.type, outbound.deliveries);
+      outbound.deliveries = 0;
     }
   }
 
