@@ -3,19 +3,18 @@
 /*
  * The client's states (ClientState) and what moves it between them:
  *
- *                 connect()                      `connection` frame received
- *   +--------+  ------------>  +------------+  (and `auth` answered, if a token)  +-----------+
- *   | closed |                 | connecting | ----------------------------------> | connected |
- *   +--------+  <------------  +------------+                                     +-----------+
- *      ^   ^    disconnect(),        |                                              |      ^
- *      |   |    non-retryable close  | retryable close                    retryable |      |
- *      |   |                         v                                close, silent |      |
- *      |   |                  +--------------+  <-------------------------- server  |      |
- *      |   +----------------- | reconnecting |                                      |      |
- *      |  disconnect(),       +--------------+  -- backoff timer fires, new socket, ------+
- *      |  maxAttempts reached,                     `connection` (+ `auth`) received
- *      |  non-retryable close
- *      +----------------- (from connected) disconnect() or a non-retryable close code
+ *             connect()                  `connection` received (and `auth` answered)
+ *   closed ---------------> connecting -------------------------------------------> connected
+ *     ^                         |                                                       |
+ *     |                         | retryable close, or no `connection` in time           | retryable close,
+ *     |                         v                                                       | silent server
+ *     |                   reconnecting <------------------------------------------------+
+ *     |                     |      ^
+ *     |                     |      +--- the attempt failed (retryable close): wait the next backoff delay
+ *     |                     +---------- backoff timer fires (or connect(), or `online`): new socket;
+ *     |                                 `connection` (and `auth`) --> connected
+ *     |
+ *     +---- from any state: disconnect(), a non-retryable close code, or maxAttempts reached
  *
  * Every close goes through #disconnect(code, reason, reconnect). Each socket belongs to one
  * generation; callbacks of an older generation's socket are ignored, so a late `close` of a
@@ -26,7 +25,7 @@
 
 import {
   CloseCodes, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, clampCloseReason, codecForSubprotocol, isRetryable, jsonCodec,
-  type ClientInfo, type ClientMessage, type Codec, type ConnectionMessage, type Publication, type RequestId,
+  type ClientInfo, type ClientMessage, type ClientMessageType, type Codec, type ConnectionMessage, type Publication, type RequestId,
   type ServerMessage, type ServerMessageType, type StreamPosition,
 } from '@switchyard/protocol';
 import { backoff } from './backoff.js';
@@ -121,7 +120,7 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 type Reply<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;
 
 /** Requests that may be sent again after a reconnect without a visible effect happening twice. */
-const RETRYABLE_REQUESTS: ReadonlySet<string> = new Set(['echo', 'ping', 'presence', 'history']);
+const RETRYABLE_REQUESTS: ReadonlySet<ClientMessageType> = new Set<ClientMessageType>(['echo', 'ping', 'presence', 'history']);
 /** Subscribe errors worth retrying on the same connection (the others end the subscription). */
 const TRANSIENT_ERRORS: ReadonlySet<ClientErrorCode> = new Set(['unavailable', 'rate_limited', 'internal']);
 /** setTimeout's ceiling (2^31 - 1 ms). */
