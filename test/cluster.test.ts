@@ -2,6 +2,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
 import { startServer, type TestServer } from './helpers/server.js';
@@ -149,6 +150,30 @@ describe('Cluster over Redis', () => {
     // The replay comes after `subscribed` and before anything newer.
     const order = second.frames.filter((frame) => frame.type === 'subscribed' || frame.type === 'message').map((frame) => frame.type);
     expect(order[0]).toBe('subscribed');
+  });
+
+  it('fills from history what a server missed while its Redis subscription was cut', async () => {
+    const [a, b] = servers as [TestServer, TestServer];
+    const reader = await open(b);
+    await subscribe(reader, 'gapped');
+    await a.server.publish('gapped', { n: 1 });
+    await waitFor(() => reader.messages('gapped').length === 1, 10_000, 'the first message');
+
+    const admin = new Redis(redis.url);
+    try {
+      const list = await admin.client('LIST') as string;
+      const line = list.split('\n').find((entry) => entry.includes(`name=switchyard:${b.server.nodeId}:subscriber `));
+      expect(line).toBeDefined();
+      await admin.client('KILL', 'ID', /\bid=(\d+)/.exec(line!)![1]!);
+    } finally {
+      admin.disconnect();
+    }
+    for (let n = 2; n <= 6; n++) await a.server.publish('gapped', { n });
+    await until(async () => (await getJson(b, '/ready')).status === 200, 'server B is ready again');
+    await a.server.publish('gapped', { n: 7 });
+    await waitFor(() => reader.messages('gapped').length >= 7, 10_000, 'all seven messages on B');
+    expect(reader.messages('gapped').map((frame) => (frame.data as { n: number }).n)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(offsetsOf(reader.messages('gapped'))).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
   it('shows every live server and the total connections in /status', async () => {

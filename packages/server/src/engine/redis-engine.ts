@@ -90,6 +90,7 @@ const REPORT_DELAY_MS = 250;
  */
 export class RedisEngine implements Engine {
   readonly kind = 'redis';
+  readonly remote = true;
   readonly nodeId: string;
   readonly #url: string;
   readonly #prefix: string;
@@ -132,8 +133,8 @@ export class RedisEngine implements Engine {
 
   async start(handler: EngineHandler): Promise<void> {
     this.#handler = handler;
-    this.#commands = this.#connect();
-    this.#subscriber = this.#connect();
+    this.#commands = this.#connect('commands');
+    this.#subscriber = this.#connect('subscriber');
     this.#subscriber.on('message', (channel: string, message: string) => {
       try {
         this.#onMessage(channel, message);
@@ -364,8 +365,10 @@ export class RedisEngine implements Engine {
 
   // ---- connections ------------------------------------------------------------------------------
 
-  #connect(): Redis {
+  /** A connection named `<prefix>:<node id>:<role>` (as `CLIENT LIST` shows it). */
+  #connect(role: string): Redis {
     const redis = new Redis(this.#url, {
+      connectionName: `${this.#prefix}:${this.nodeId}:${role}`.replace(/\s/g, '_'),
       lazyConnect: true,
       // Commands fail at once while disconnected: the hub answers `unavailable` instead of waiting.
       enableOfflineQueue: false,
