@@ -278,6 +278,22 @@ describe('SwitchyardClient', () => {
       expect(sdk.getSubscription('not a channel')).toBeUndefined();
     });
 
+    it('retries a subscribe refused for a transient reason until it succeeds', async () => {
+      const { wsUrl } = await server({ namespaces: { tiny: { maxSubscribers: 1 } } });
+      const first = client(wsUrl);
+      await first.subscribe('tiny:seat').ready;
+      const second = client(wsUrl);
+      const sub = second.subscribe('tiny:seat');
+      const errors: string[] = [];
+      sub.on('error', (error) => errors.push(error.code));
+      await until(() => errors.length >= 2, 'two refusals');
+      expect(sub.state).toBe('subscribing');
+      expect(new Set(errors)).toEqual(new Set(['unavailable']));
+      await first.unsubscribe('tiny:seat');
+      expect((await sub.ready).offset).toBe(0);
+      expect(sub.state).toBe('subscribed');
+    });
+
     it('rejects with timeout when no reply comes', async () => {
       const raw = await rawServer((socket) => socket.send(greeting(30_000)));
       const sdk = client(raw.url, { requestTimeoutMs: 100 });

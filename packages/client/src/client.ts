@@ -160,6 +160,8 @@ export class SwitchyardClient {
   #reconnectTimer: unknown;
   #refreshTimer: unknown;
   readonly #resubscribeTimers = new Map<Subscription, unknown>();
+  /** Transient refusals in a row per subscription, for the retry backoff. */
+  readonly #resubscribeFailures = new Map<Subscription, number>();
 
   constructor(url: string | (() => string | Promise<string>), options: ClientOptions = {}) {
     if (typeof url !== 'string' && typeof url !== 'function') throw new TypeError('url must be a string or a function returning one');
@@ -208,11 +210,6 @@ export class SwitchyardClient {
   on<K extends keyof ClientEvents>(event: K, handler: (payload: ClientEvents[K]) => void): Unsubscribe {
     return this.#events.on(event, handler);
   }
-
-  /** The network came back: waiting out the rest of a long backoff would only delay the user. */
-  readonly #onOnline = (): void => {
-    if (this.#state === 'reconnecting') this.connect();
-  };
 
   onDirect(handler: (message: ClientEvents['direct']) => void): Unsubscribe {
     return this.#events.on('direct', handler);
@@ -308,6 +305,7 @@ export class SwitchyardClient {
     if (subscription === undefined) return;
     this.#subscriptions.delete(channel);
     this.#clearResubscribe(subscription);
+    this.#resubscribeFailures.delete(subscription);
     subscription.handleEnded();
     // Offline, the next connection simply does not subscribe again.
     if (this.#state !== 'connected') return;
@@ -328,6 +326,11 @@ export class SwitchyardClient {
     this.#state = newState;
     this.#events.emit('state', { oldState, newState });
   }
+
+  /** The network came back: waiting out the rest of a long backoff would only delay the user. */
+  readonly #onOnline = (): void => {
+    if (this.#state === 'reconnecting') this.connect();
+  };
 
   async #openTransport(): Promise<void> {
     const generation = ++this.#generation;
@@ -662,7 +665,9 @@ export class SwitchyardClient {
     const generation = this.#generation;
     this.#clearResubscribe(subscription);
     this.#call({ type: 'subscribe', channel, ...subscription.subscribeFields() }, 'subscribed').then((reply) => {
-      if (this.#subscriptions.get(channel) === subscription) subscription.handleSubscribed(reply.data);
+      if (this.#subscriptions.get(channel) !== subscription) return;
+      this.#resubscribeFailures.delete(subscription);
+      subscription.handleSubscribed(reply.data);
     }, (error: ClientError) => {
       if (this.#subscriptions.get(channel) !== subscription) return;
       // The connection went away: the next connection subscribes again.
@@ -674,12 +679,15 @@ export class SwitchyardClient {
         return;
       }
       this.#subscriptions.delete(channel);
+      this.#resubscribeFailures.delete(subscription);
       subscription.handleEnded(error);
     });
   }
 
   #retrySubscribe(subscription: Subscription, retryAfterMs: number | undefined): void {
-    const delay = retryAfterMs ?? backoff(0, this.#options.reconnect, this.#options.random);
+    const failures = this.#resubscribeFailures.get(subscription) ?? 0;
+    this.#resubscribeFailures.set(subscription, failures + 1);
+    const delay = retryAfterMs ?? backoff(failures, this.#options.reconnect, this.#options.random);
     const timer = this.#options.timers.setTimeout(() => {
       this.#resubscribeTimers.delete(subscription);
       if (this.#state === 'connected' && this.#subscriptions.get(subscription.channel) === subscription) this.#sendSubscribe(subscription);

@@ -54,7 +54,11 @@ export class Subscription {
   readonly channel: string;
   /** The `info` sent with every subscribe. */
   readonly info: Record<string, unknown> | undefined;
-  /** Resolves on the first `subscribed`; rejects if the first subscribe fails or the subscription ends before. */
+  /**
+   * Resolves on the first `subscribed`; rejects when the subscription ends before it (a subscribe
+   * refused for good, such as `invalid_channel`, or `unsubscribe()`). Transient failures, which are
+   * retried, only emit `error`.
+   */
   readonly ready: Promise<SubscribedInfo>;
   /** `subscribed.data.state` of the latest subscribe (e.g. the demo `events` list). */
   initialState: unknown;
@@ -168,10 +172,11 @@ export class Subscription {
     if (this.#state !== 'unsubscribed') this.#events.emit(type, member);
   }
 
-  /** @internal A (re)subscribe failed. */
+  /**
+   * @internal A (re)subscribe failed. `ready` stays pending: the client retries transient failures,
+   * and ends the subscription (which rejects `ready`) on permanent ones.
+   */
   handleError(error: ClientError): void {
-    this.#settleReady?.reject(error);
-    this.#settleReady = undefined;
     this.#events.emit('error', error);
   }
 
