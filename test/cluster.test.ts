@@ -46,12 +46,12 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15
   }
 }
 
-/** Start the built CLI as a cluster node in a child process; resolves with its port once it listens. */
+/** Start the built CLI as a cluster node (Redis URL from `SWITCHYARD_REDIS_URL`); resolves with its port once it listens. */
 function startCliNode(): Promise<{ child: ChildProcess; port: number; nodeId: string }> {
   const child = spawn(process.execPath, [
-    CLI, '--redis', redis.url, '--port', '0', '--host', '127.0.0.1', '--no-demo', '--no-dashboard',
+    CLI, '--port', '0', '--host', '127.0.0.1', '--no-demo', '--no-dashboard',
     '--presence-ttl-ms', String(PRESENCE_TTL_MS), '--log-level', 'info',
-  ], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  ], { env: { ...process.env, SWITCHYARD_REDIS_URL: redis.url, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   return new Promise((resolve, reject) => {
     let output = '';

@@ -75,7 +75,7 @@ export function readConfigFile(path: string): Raw {
   }
 }
 
-/** Options from the environment: `PORT`, `HOST`, and `SWITCHYARD_<OPTION>` for every option. */
+/** Options from the environment: `PORT`, `HOST`, `SWITCHYARD_REDIS_URL`, and `SWITCHYARD_<OPTION>` for every option. */
 export function readEnvironment(env: NodeJS.ProcessEnv): Raw {
   const raw: Raw = {};
   for (const key of Object.keys(defaultOptions) as OptionKey[]) {
@@ -85,6 +85,8 @@ export function readEnvironment(env: NodeJS.ProcessEnv): Raw {
   }
   if (env['PORT'] !== undefined && env['PORT'] !== '' && env[toEnvName('port')] === undefined) raw.port = coerce('port', env['PORT'], 'PORT');
   if (env['HOST'] !== undefined && env['HOST'] !== '' && env[toEnvName('host')] === undefined) raw.host = env['HOST'];
+  const redisUrl = env['SWITCHYARD_REDIS_URL'];
+  if (redisUrl !== undefined && redisUrl !== '' && env[toEnvName('redis')] === undefined) raw.redis = redisUrl;
   return raw;
 }
 
