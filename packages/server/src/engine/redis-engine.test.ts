@@ -45,12 +45,15 @@ describe('RedisEngine in a cluster', () => {
     const b = await node();
     await a.engine.subscribe('room');
     await b.engine.subscribe('room');
-    const results = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => (n % 2 === 0 ? a : b).engine.publish({ channel: 'room', data: n }, policy)));
-    expect(results.map((result) => result.offset).sort()).toEqual([1, 2, 3, 4, 5, 6]);
-    await eventually(() => a.handler.on('room').length === 6 && b.handler.on('room').length === 6, 'both nodes received all six');
-    expect(a.handler.on('room').map((publication) => publication.offset)).toEqual([1, 2, 3, 4, 5, 6]);
+    const all = Array.from({ length: 300 }, (_, index) => index + 1);
+    const results = await Promise.all(all.map((n) => (n % 2 === 0 ? a : b).engine.publish({ channel: 'room', data: n }, policy)));
+    expect(results.map((result) => result.offset).sort((x, y) => x - y)).toEqual(all);
+    await eventually(() => a.handler.on('room').length === 300 && b.handler.on('room').length === 300, 'both nodes received all 300');
+    expect(a.handler.on('room').map((publication) => publication.offset)).toEqual(all);
     expect(b.handler.on('room')).toEqual(a.handler.on('room'));
-    expect(await b.engine.history('room', { limit: 10 }, policy)).toEqual(await a.engine.history('room', { limit: 10 }, policy));
+    const history = await b.engine.history('room', { limit: 10 }, policy);
+    expect(history.publications.map((publication) => publication.offset)).toEqual(all.slice(-10));
+    expect(await a.engine.history('room', { limit: 10 }, policy)).toEqual(history);
   });
 
   it('shares idempotency keys between nodes', async () => {
