@@ -188,6 +188,21 @@ describe('SwitchyardClient', () => {
       expect(received).toHaveLength(2);
     });
 
+    it('carries a burst of publishes from one client to another in order, none lost', async () => {
+      const { wsUrl } = await server({ rateLimitPerSecond: 100_000, rateLimitBurst: 100_000 });
+      const publisher = client(wsUrl);
+      const subscriber = client(wsUrl);
+      const sub = subscriber.subscribe('burst');
+      const seen: unknown[] = [];
+      sub.onMessage((message) => seen.push(message.data));
+      await sub.ready;
+      const count = 2000;
+      const acks = await Promise.all(Array.from({ length: count }, (_, i) => publisher.publish('burst', i)));
+      expect(acks.map((ack) => ack.offset)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+      await until(() => seen.length === count, `${count} messages`, 10_000);
+      expect(seen).toEqual(Array.from({ length: count }, (_, i) => i));
+    });
+
     it('reports presence, join and leave on a chat channel', async () => {
       const { wsUrl } = await server();
       const alice = client(wsUrl);
