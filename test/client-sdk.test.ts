@@ -583,6 +583,16 @@ describe('SwitchyardClient', () => {
       expect(second.port).toBe(first.port);
     });
 
+    it('refuses a volatile publish while disconnected instead of queueing it', async () => {
+      const first = await server();
+      const sdk = client(first.wsUrl);
+      await connected(sdk);
+      await first.close();
+      await until(() => sdk.state === 'reconnecting', 'reconnecting');
+      await expect(sdk.publish('chat:typing', 'typing…', { ephemeral: true, volatile: true })).rejects.toMatchObject({ code: 'closed' });
+      expect(sdk.queued).toBe(0);
+    });
+
     it('drops the oldest message when full, with a dropped event for each', async () => {
       const first = await server();
       const sdk = client(first.wsUrl, { maxQueue: 2, queuePolicy: 'drop-oldest' });

@@ -48,6 +48,11 @@ export interface PublishOptions {
   key?: string;
   /** Deliver to current subscribers only; not kept in history, no offset. */
   ephemeral?: boolean;
+  /**
+   * Not queued while offline and not sent again after a reconnect: rejects with `closed` instead.
+   * For data that is stale by the time a connection is back (typing indicators, cursor positions).
+   */
+  volatile?: boolean;
 }
 
 /** What an `ack` to a publish says. */
@@ -117,6 +122,11 @@ export interface ClientEvents {
 }
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+interface CallOptions {
+  onSent?: () => void;
+  volatile?: boolean;
+  now?: boolean;
+}
 type Reply<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;
 
 /** Requests that may be sent again after a reconnect without a visible effect happening twice. */
@@ -226,8 +236,10 @@ export class SwitchyardClient {
   /** An app-level ping; resolves to the round trip in ms, measured from when it was actually sent. */
   async ping(): Promise<number> {
     let sentAt = 0;
-    await this.#call({ type: 'ping' }, 'pong', () => {
-      sentAt = now();
+    await this.#call({ type: 'ping' }, 'pong', {
+      onSent: () => {
+        sentAt = now();
+      },
     });
     return now() - sentAt;
   }
@@ -237,7 +249,7 @@ export class SwitchyardClient {
     const message: WithoutId<ClientMessage> = { type: 'publish', channel, data, key: options.key ?? randomKey() };
     if (options.event !== undefined) message.event = options.event;
     if (options.ephemeral === true) message.ephemeral = true;
-    const reply = await this.#call(message, 'ack');
+    const reply = await this.#call(message, 'ack', { volatile: options.volatile === true });
     const result: PublishResult = { offset: reply.data?.offset ?? 0, epoch: reply.data?.epoch ?? '' };
     if (reply.data?.duplicate === true) result.duplicate = true;
     return result;
@@ -388,7 +400,8 @@ export class SwitchyardClient {
       const retry: OutgoingRequest[] = [];
       for (const request of inFlight) {
         const type = request.message.type;
-        if (RETRYABLE_REQUESTS.has(type) || (type === 'publish' && request.message.key !== undefined)) retry.push(request);
+        const idempotent = RETRYABLE_REQUESTS.has(type) || (type === 'publish' && request.message.key !== undefined);
+        if (idempotent && request.volatile !== true) retry.push(request);
         else request.reject(new ClientError('closed', `the connection closed before the ${type} reply (${code} ${reason})`));
       }
       for (const dropped of this.#queue.requeueFront(retry)) this.#drop(dropped, 'queue_full');
@@ -465,7 +478,7 @@ export class SwitchyardClient {
       try {
         const value = typeof token === 'function' ? await token() : token;
         if (generation !== this.#generation) return;
-        const reply = await this.#callNow({ type: 'auth', data: { token: value } }, 'authenticated');
+        const reply = await this.#call({ type: 'auth', data: { token: value } }, 'authenticated', { now: true });
         if (generation !== this.#generation) return;
         this.#authenticated(reply.data);
       } catch (error) {
@@ -624,17 +637,12 @@ export class SwitchyardClient {
       : new ClientError('closed', `the client closed before ${request.message.type} was sent`));
   }
 
-  /** Make a request: sent now when connected, queued while (re)connecting, refused when closed. */
-  #call<T extends ServerMessageType>(message: WithoutId<ClientMessage>, expected: T, onSent?: () => void): Promise<Reply<T>> {
-    return this.#dispatch(message, expected, onSent, false);
-  }
-
-  /** Make a request on the current socket even before `connected` (the connect-time `auth`). */
-  #callNow<T extends ServerMessageType>(message: WithoutId<ClientMessage>, expected: T): Promise<Reply<T>> {
-    return this.#dispatch(message, expected, undefined, true);
-  }
-
-  #dispatch<T extends ServerMessageType>(message: WithoutId<ClientMessage>, expected: T, onSent: (() => void) | undefined, now: boolean): Promise<Reply<T>> {
+  /**
+   * Make a request: sent at once when connected, queued while (re)connecting, refused when closed.
+   * `now` sends on the current socket even before `connected` (the connect-time `auth`);
+   * `volatile` refuses instead of queueing and is not sent again after a reconnect.
+   */
+  #call<T extends ServerMessageType>(message: WithoutId<ClientMessage>, expected: T, how: CallOptions = {}): Promise<Reply<T>> {
     return new Promise<Reply<T>>((resolve, reject) => {
       const full = { ...message, id: this.#nextId++ } as ClientMessage & { id: RequestId };
       const request: OutgoingRequest = {
@@ -644,19 +652,23 @@ export class SwitchyardClient {
           else reject(new ClientError('internal', `expected a ${expected} reply to ${full.type}, got ${reply.type}`));
         },
         reject,
-        ...(onSent === undefined ? {} : { onSent }),
+        ...(how.onSent === undefined ? {} : { onSent: how.onSent }),
+        ...(how.volatile === true ? { volatile: true } : {}),
       };
-      if (now || this.#state === 'connected') {
+      if (how.now === true || this.#state === 'connected') {
         if (this.#send(full)) {
-          onSent?.();
+          how.onSent?.();
           this.#pending.track(request);
-        } else if (now) reject(new ClientError('closed', 'the connection is not open'));
-        else this.#enqueue(request);
-      } else if (this.#state === 'closed') {
-        reject(new ClientError('closed', 'the client is closed; call connect() first'));
-      } else {
-        this.#enqueue(request);
+          return;
+        }
+        if (how.now === true) {
+          reject(new ClientError('closed', 'the connection is not open'));
+          return;
+        }
       }
+      if (this.#state === 'closed') reject(new ClientError('closed', 'the client is closed; call connect() first'));
+      else if (how.volatile === true) reject(new ClientError('closed', `not connected; a volatile ${full.type} is not queued`));
+      else this.#enqueue(request);
     });
   }
 

@@ -12,6 +12,8 @@ export interface OutgoingRequest {
   readonly reject: (error: ClientError) => void;
   /** Called when the frame is actually written (a queued request is sent later than it was made). */
   readonly onSent?: () => void;
+  /** Never queued, never sent again after a reconnect. */
+  readonly volatile?: boolean;
 }
 
 interface InFlight {
