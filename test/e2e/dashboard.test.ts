@@ -58,6 +58,7 @@ describe('Dashboard', { timeout: 120_000 }, () => {
     await expect.poll(() => totalUpdates(page), WAIT).toBeGreaterThan(before);
     // An updated card is marked so its scores flash.
     await expect.poll(() => page.locator('[data-testid="event-card"].updated').count(), WAIT).toBeGreaterThan(0);
+    expect(Number(await page.getByTestId('events-received').innerText())).toBeGreaterThan(0);
     expect(problems).toEqual([]);
   });
 
@@ -168,6 +169,7 @@ describe('Dashboard', { timeout: 120_000 }, () => {
     await server.close();
     await expect.poll(() => connectionState(page), WAIT).toBe('reconnecting');
     await expect.poll(() => page.getByTestId('connection-detail').innerText(), WAIT).toMatch(/retrying/);
+    expect(await page.getByTestId('connect').innerText()).toBe('Retry now');
 
     server = await startServer({ demo: true, port });
     await expect.poll(() => connectionState(page), WAIT).toBe('connected');

@@ -53,8 +53,9 @@ export function ConnectionPanel() {
         client <code data-testid="client-id">{client.clientId ?? '–'}</code>
       </p>
       <div className="actions">
-        <button type="button" className="primary" data-testid="connect" disabled={state !== 'closed'} onClick={() => client.connect()}>
-          Connect
+        {/* While reconnecting, connect() skips the rest of the backoff and tries at once. */}
+        <button type="button" className="primary" data-testid="connect" disabled={state !== 'closed' && state !== 'reconnecting'} onClick={() => client.connect()}>
+          {state === 'reconnecting' ? 'Retry now' : 'Connect'}
         </button>
         <button type="button" data-testid="disconnect" disabled={state === 'closed'} onClick={() => client.disconnect()}>
           Disconnect

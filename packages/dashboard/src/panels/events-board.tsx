@@ -21,6 +21,7 @@ function boardFrom(events: readonly DemoEvent[]): Map<string, BoardEntry> {
 export function EventsBoard() {
   const [board, setBoard] = useState<Map<string, BoardEntry>>(new Map());
   const [lastUpdate, setLastUpdate] = useState<number | undefined>();
+  const [received, setReceived] = useState(0);
 
   const bind = useCallback((subscription: Subscription) => {
     if (subscription.state === 'subscribed') setBoard(boardFrom(eventsFromState(subscription.initialState)));
@@ -32,6 +33,7 @@ export function EventsBoard() {
       if (message.event !== 'update' || !isDemoEvent(message.data)) return;
       const event = message.data;
       setLastUpdate(Date.now());
+      setReceived((count) => count + 1);
       setBoard((previous) => {
         const before = previous.get(event.id)?.event;
         const next = new Map(previous);
@@ -87,6 +89,11 @@ export function EventsBoard() {
               </div>
             </li>
           ))}
+          <li className="event-card feed-card">
+            <div className="event-meta"><span>feed</span><span>channel <code>{EVENTS_CHANNEL}</code></span></div>
+            <p><b data-testid="events-received">{received}</b> update{received === 1 ? '' : 's'} received live</p>
+            <p className="muted">The same list over HTTP: <a href="./events" target="_blank" rel="noreferrer">GET /events</a></p>
+          </li>
         </ol>
       )}
     </section>
