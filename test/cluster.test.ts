@@ -176,14 +176,42 @@ describe('Cluster over Redis', () => {
     expect(offsetsOf(reader.messages('gapped'))).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
+  it('delivers a new epoch from its start when Redis lost its data while a server was cut off', async () => {
+    const [a, b] = servers as [TestServer, TestServer];
+    const reader = await open(b);
+    await subscribe(reader, 'reborn');
+    await a.server.publish('reborn', { n: 'old' });
+    await waitFor(() => reader.messages('reborn').length === 1, 10_000, 'the message of the old epoch');
+    const oldEpoch = reader.messages('reborn')[0]!.epoch;
+
+    const admin = new Redis(redis.url);
+    try {
+      const list = await admin.client('LIST') as string;
+      const line = list.split('\n').find((entry) => entry.includes(`name=switchyard:${b.server.nodeId}:subscriber `));
+      await admin.client('KILL', 'ID', /\bid=(\d+)/.exec(line!)![1]!);
+      await admin.flushall();
+    } finally {
+      admin.disconnect();
+    }
+    for (let n = 1; n <= 5; n++) await a.server.publish('reborn', { n });
+    await until(async () => (await getJson(b, '/ready')).status === 200, 'server B is ready again');
+    await a.server.publish('reborn', { n: 6 });
+    await waitFor(() => reader.messages('reborn').length >= 7, 10_000, 'the new epoch from offset 1 on B');
+    const reborn = reader.messages('reborn').slice(1);
+    expect(reborn.every((frame) => frame.epoch !== oldEpoch)).toBe(true);
+    expect(offsetsOf(reborn)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
   it('shows every live server and the total connections in /status', async () => {
     const ids = servers.map((server) => server.server.nodeId).sort();
     await until(async () => {
-      const counts = await Promise.all(servers.map(async (server) => (await getJson(server, '/status')).body['connections'] as number));
-      const total = counts.reduce((sum, count) => sum + count, 0);
-      const cluster = (await getJson(servers[2]!, '/status')).body['cluster'] as { connections: number; nodes: Array<{ id: string }> } | undefined;
-      return cluster !== undefined && cluster.connections === total && cluster.nodes.map((node) => node.id).sort().join() === ids.join();
-    }, '/status on C lists the three servers with the connection total');
+      const statuses = await Promise.all(servers.map(async (server) => (await getJson(server, '/status')).body));
+      const total = statuses.reduce((sum, status) => sum + (status['connections'] as number), 0);
+      return statuses.every((status) => {
+        const cluster = status['cluster'] as { connections: number; nodes: Array<{ id: string }> } | undefined;
+        return cluster !== undefined && cluster.connections === total && cluster.nodes.map((node) => node.id).sort().join() === ids.join();
+      });
+    }, '/status on every server lists the three servers with the connection total');
     const status = (await getJson(servers[0]!, '/status')).body;
     expect(status['engine']).toBe('redis');
     const cluster = status['cluster'] as { connections: number; nodes: Array<{ id: string; connections: number; lastSeenMs: number }> };

@@ -310,6 +310,11 @@ export class Hub implements EngineHandler {
         this.#fillGap(channel, last, publication);
         return;
       }
+    } else if (last !== null && publication.offset > 1) {
+      // A new epoch (the engine lost its store, e.g. Redis restarted empty) that began while this node was not
+      // listening: deliver it from its start rather than from the middle.
+      this.#fillGap(channel, { offset: 0, epoch: publication.epoch }, publication);
+      return;
     }
     channel.last = { offset: publication.offset, epoch: publication.epoch };
     this.#fanOut(channel, publication, false);
