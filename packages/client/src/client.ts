@@ -133,6 +133,8 @@ type Reply<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;
 const RETRYABLE_REQUESTS: ReadonlySet<ClientMessageType> = new Set<ClientMessageType>(['echo', 'ping', 'presence', 'history']);
 /** Subscribe errors worth retrying on the same connection (the others end the subscription). */
 const TRANSIENT_ERRORS: ReadonlySet<ClientErrorCode> = new Set(['unavailable', 'rate_limited', 'internal']);
+/** Shortest wait before refreshing a token. */
+const MIN_REFRESH_MS = 1000;
 /** setTimeout's ceiling (2^31 - 1 ms). */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -520,8 +522,9 @@ export class SwitchyardClient {
     if (typeof token !== 'function' || data.expiresAt === null) return;
     if (this.#refreshTimer !== undefined) this.#options.timers.clearTimeout(this.#refreshTimer);
     const generation = this.#generation;
-    // Refresh when ~10% of the token's remaining life is left, so a slow token endpoint still beats expiry.
-    const delay = Math.min(Math.max(0, (data.expiresAt - Date.now()) * 0.9), MAX_TIMER_MS);
+    // Refresh when ~10% of the token's remaining life is left, so a slow token endpoint still beats
+    // expiry. The floor stops a clock skewed past `expiresAt` from turning this into a busy loop.
+    const delay = Math.min(Math.max(MIN_REFRESH_MS, (data.expiresAt - Date.now()) * 0.9), MAX_TIMER_MS);
     this.#refreshTimer = this.#options.timers.setTimeout(() => {
       this.#refreshTimer = undefined;
       if (generation !== this.#generation) return;
