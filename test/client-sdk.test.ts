@@ -505,6 +505,18 @@ describe('SwitchyardClient', () => {
       expect(raw.connections()).toBe(1);
     });
 
+    it('closes for good when the server speaks another protocol version', async () => {
+      const raw = await rawServer((socket) => socket.send(greeting(30_000).replace('"protocol":1', '"protocol":2')));
+      const sdk = client(raw.url);
+      const errors: string[] = [];
+      sdk.on('error', (error) => errors.push(error.code));
+      const disconnected = await next(sdk, 'disconnected');
+      expect(disconnected.code).toBe(CloseCodes.UNSUPPORTED_PROTOCOL);
+      expect(disconnected.willReconnect).toBe(false);
+      expect(errors).toEqual(['invalid_message']);
+      expect(raw.connections()).toBe(1);
+    });
+
     it('treats a silent server as dead and reconnects', async () => {
       const pings: unknown[] = [];
       const raw = await rawServer((socket) => {

@@ -24,7 +24,7 @@
  */
 
 import {
-  CloseCodes, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, clampCloseReason, codecForSubprotocol, isRetryable, jsonCodec,
+  CloseCodes, PROTOCOL_VERSION, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, clampCloseReason, codecForSubprotocol, isRetryable, jsonCodec,
   type ClientInfo, type ClientMessage, type ClientMessageType, type Codec, type ConnectionMessage, type Publication, type RequestId,
   type ServerMessage, type ServerMessageType, type StreamPosition,
 } from '@switchyard/protocol';
@@ -470,6 +470,13 @@ export class SwitchyardClient {
     this.#options.timers.clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
     const data = frame.data;
+    if (data?.protocol !== PROTOCOL_VERSION) {
+      // Another protocol version would misread every frame; retrying cannot fix that.
+      const reason = `the server speaks protocol ${String(data?.protocol)}, this client ${PROTOCOL_VERSION}`;
+      this.#events.emit('error', new ClientError('invalid_message', reason));
+      this.#disconnect(CloseCodes.UNSUPPORTED_PROTOCOL, reason, false);
+      return;
+    }
     this.clientId = data.clientId;
     this.heartbeatMs = data.heartbeatMs;
     this.serverInfo = { ...data.server };
