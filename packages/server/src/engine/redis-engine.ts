@@ -70,7 +70,7 @@ export class RedisUnavailableError extends Error {
   }
 }
 
-/** The first message of a broadcast or direct carries its origin, so the sender skips its own copy. */
+/** A broadcast or direct message on pub/sub; it names its origin, so the sender skips its own copy. */
 interface RoutedMessage {
   origin: string;
   data: unknown;
@@ -80,6 +80,7 @@ interface RoutedMessage {
 
 const SUBSCRIBE_BATCH = 500;
 const REPORT_DELAY_MS = 250;
+const RESYNC_RETRY_MS = 500;
 
 /**
  * Keeps streams in Redis Streams, positions in hashes, presence in hashes, and fans out over
@@ -112,7 +113,9 @@ export class RedisEngine implements Engine {
   #available = false;
   #closing = false;
   #connections = 0;
-  #resync: Promise<void> | undefined;
+  #resyncing = false;
+  /** Counts reconnections, so a resynchronization overtaken by another reconnection is repeated. */
+  #connectedGeneration = 0;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #reportTimer: NodeJS.Timeout | undefined;
   #lastKeepAlive = Date.now();
@@ -411,14 +414,23 @@ export class RedisEngine implements Engine {
 
   /** Both connections are back: restore subscriptions, the node entry and presence, then report availability. */
   #onReconnected(): void {
-    if (this.#closing || this.#commands?.status !== 'ready' || this.#subscriber?.status !== 'ready') return;
-    if (this.#resync !== undefined) return;
-    this.#resync = this.#synchronize().then(() => {
-      if (this.#commands?.status === 'ready' && this.#subscriber?.status === 'ready') this.#setAvailable(true);
-    }, () => undefined).finally(() => {
-      this.#resync = undefined;
-      // A connection may have dropped and returned while synchronizing.
-      if (!this.#available) this.#onReconnected();
+    this.#connectedGeneration++;
+    this.#resynchronize();
+  }
+
+  #resynchronize(): void {
+    if (this.#closing || this.#resyncing || this.#commands?.status !== 'ready' || this.#subscriber?.status !== 'ready') return;
+    this.#resyncing = true;
+    const generation = this.#connectedGeneration;
+    this.#synchronize().then(() => {
+      this.#resyncing = false;
+      // A connection that dropped and came back meanwhile lost what was just restored on it: do it again.
+      if (generation !== this.#connectedGeneration) this.#resynchronize();
+      else if (this.#commands?.status === 'ready' && this.#subscriber?.status === 'ready') this.#setAvailable(true);
+    }, () => {
+      this.#resyncing = false;
+      // Redis answers but refuses (loading, out of memory, read-only): try again later, not in a tight loop.
+      setTimeout(() => this.#resynchronize(), RESYNC_RETRY_MS).unref();
     });
   }
 
