@@ -101,8 +101,11 @@ export class ServerProcess {
       script = fileURLToPath(new URL(`../servers/${variant.kind === 'ws' ? 'plain-ws' : 'socketio'}-server.js`, import.meta.url));
       args = [String(port)];
     }
+    // BENCH_CPU_PROF_DIR=<dir> writes a V8 CPU profile of every server into <dir> when it stops.
+    const profileDir = process.env['BENCH_CPU_PROF_DIR'];
+    const profile = profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${variant.label}-${Date.now()}.cpuprofile`];
     const child = fork(script, args, {
-      execArgv: ['--expose-gc', '--import', gcHook],
+      execArgv: ['--expose-gc', '--import', gcHook, ...profile],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const server = new ServerProcess(variant, port, child);
