@@ -415,6 +415,73 @@ describe('SwitchyardClient', () => {
       expect(sockets).toHaveLength(2);
     });
 
+    it('gives every subscriber each offset exactly once and in order while its connections are cut at random', async () => {
+      // History deep enough that no cut outlasts it: this test is about recovery, not about trimming.
+      const { server: srv, wsUrl } = await server({ namespaces: { '': { historySize: 2000 } } });
+      // A seeded generator (mulberry32), so a failure can be replayed.
+      let seed = 0x5eed;
+      const random = (): number => {
+        seed = (seed + 0x6d2b79f5) | 0;
+        let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+      };
+      const subscribers = Array.from({ length: 4 }, () => {
+        const sockets: WebSocket[] = [];
+        class TrackedWebSocket extends WebSocket {
+          constructor(url: string, protocols?: string | string[]) {
+            super(url, protocols);
+            sockets.push(this);
+          }
+        }
+        const sdk = client(wsUrl, { WebSocket: TrackedWebSocket, reconnect: { minDelayMs: 5, maxDelayMs: 40 }, random });
+        const offsets: number[] = [];
+        const sub = sdk.subscribe('chaos');
+        sub.onMessage((message) => offsets.push(message.offset));
+        let unrecovered = 0;
+        sub.on('unrecovered', () => unrecovered++);
+        return { sdk, sub, sockets, offsets, unrecovered: () => unrecovered };
+      });
+      await Promise.all(subscribers.map(({ sub }) => sub.ready));
+
+      const total = 1500;
+      let cuts = 0;
+      for (let n = 1; n <= total; n++) {
+        await srv.publish('chaos', n);
+        if (n % 25 === 0) {
+          const victim = subscribers[Math.floor(random() * subscribers.length)];
+          const socket = victim?.sockets.at(-1);
+          if (socket !== undefined && socket.readyState === WebSocket.OPEN) {
+            if (random() < 0.5) socket.terminate();
+            else socket.close();
+            cuts++;
+          }
+          // Let sockets close and reconnect while publishing goes on.
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+      }
+      await until(() => subscribers.every(({ offsets }) => offsets.length >= total), 'every subscriber to catch up', 20_000);
+      const expected = Array.from({ length: total }, (_, i) => i + 1);
+      let lost = 0;
+      let duplicated = 0;
+      let outOfOrder = 0;
+      for (const { offsets } of subscribers) {
+        const seen = new Set(offsets);
+        lost += expected.filter((offset) => !seen.has(offset)).length;
+        duplicated += offsets.length - seen.size;
+        outOfOrder += offsets.filter((offset, i) => i > 0 && offset <= (offsets[i - 1] ?? 0)).length;
+      }
+      const reconnects = subscribers.reduce((sum, { sdk }) => sum + sdk.stats.reconnects, 0);
+      console.log(`sdk chaos: ${subscribers.length} subscribers, ${total} publications, ${cuts} cuts, ${reconnects} reconnects — lost=${lost} duplicated=${duplicated} outOfOrder=${outOfOrder}`);
+      expect({ lost, duplicated, outOfOrder }).toEqual({ lost: 0, duplicated: 0, outOfOrder: 0 });
+      for (const { offsets, unrecovered } of subscribers) {
+        expect(offsets).toEqual(expected);
+        expect(unrecovered()).toBe(0);
+      }
+      expect(cuts).toBeGreaterThan(10);
+      expect(reconnects).toBeGreaterThan(10);
+    });
+
     it('resumes from a position given to subscribe', async () => {
       const { server: srv, wsUrl } = await server();
       for (let i = 1; i <= 4; i++) await srv.publish('resume', i);
