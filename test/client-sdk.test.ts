@@ -584,6 +584,21 @@ describe('SwitchyardClient', () => {
       expect(raw.connections()).toBe(1);
     });
 
+    it('keeps a quiet connection to a live server open with app-level pings', async () => {
+      const { wsUrl } = await server({ heartbeatMs: 150 });
+      const sdk = client(wsUrl);
+      const frames: string[] = [];
+      sdk.on('frame', ({ direction, message }) => frames.push(`${direction}:${String((message as { type?: unknown }).type)}`));
+      const disconnects: unknown[] = [];
+      sdk.on('disconnected', (event) => disconnects.push(event));
+      await connected(sdk);
+      // Several heartbeat periods with no traffic of our own: only the liveness pings and their pongs.
+      await until(() => frames.filter((frame) => frame === 'in:pong').length >= 3, 'three pongs');
+      expect(disconnects).toEqual([]);
+      expect(sdk.state).toBe('connected');
+      expect(new Set(frames)).toEqual(new Set(['in:connection', 'out:ping', 'in:pong']));
+    });
+
     it('treats a silent server as dead and reconnects', async () => {
       const pings: unknown[] = [];
       const raw = await rawServer((socket) => {
