@@ -36,8 +36,12 @@ try {
   for (const { page } of [desktop, phone]) await page.getByTestId('ping-auto').check();
   // Long enough for charts to fill and every event to change a few times.
   await pause(20_000);
+  // Shoot right after a score changed, so its flash is on the picture, and while Grace is typing.
+  const scores = (): Promise<string> => desktop.page.locator('.score').allInnerTexts().then((texts) => texts.join(' '));
+  const before = await scores();
   await grace.page.getByTestId('chat-input').fill('typing…');
-  await pause(600);
+  for (let waited = 0; waited < 30_000 && (await scores()) === before; waited += 50) await pause(50);
+  await pause(150);
   await desktop.page.screenshot({ path: `${IMAGES}dashboard-desktop.png`, fullPage: true });
   // Typing in the chat scrolled the phone down; its screenshot shows the top of the page.
   await phone.page.evaluate(() => window.scrollTo(0, 0));
