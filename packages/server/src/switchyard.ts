@@ -158,7 +158,7 @@ export class Switchyard extends EventEmitter<SwitchyardEvents> {
       this.#demo = new DemoFeed(hub, (error) => onEngineError(error, 'demo'));
       this.#demo.start();
     }
-    this.#statsFeed = new StatsFeed(hub, this.stats, this.startedAt, (error) => onEngineError(error, 'stats'));
+    this.#statsFeed = new StatsFeed(hub, this.stats, this.startedAt);
     this.#statsFeed.start();
 
     const embedded = this.#init.server;

@@ -18,23 +18,21 @@ export interface StatsSnapshot {
   nodeId: string;
 }
 
-/** Publishes a `StatsSnapshot` on `$stats` every `intervalMs` (only while someone listens). */
+/** Sends a `StatsSnapshot` to this server's `$stats` subscribers every `intervalMs`. */
 export class StatsFeed {
   static readonly channel = '$stats';
   readonly #hub: Hub;
   readonly #stats: Stats;
   readonly #startedAt: number;
   readonly #intervalMs: number;
-  readonly #onError: (error: unknown) => void;
   #timer: NodeJS.Timeout | undefined;
   #last = { at: Date.now(), messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 };
   #latest: StatsSnapshot | undefined;
 
-  constructor(hub: Hub, stats: Stats, startedAt: number, onError: (error: unknown) => void, intervalMs = 1000) {
+  constructor(hub: Hub, stats: Stats, startedAt: number, intervalMs = 1000) {
     this.#hub = hub;
     this.#stats = stats;
     this.#startedAt = startedAt;
-    this.#onError = onError;
     this.#intervalMs = intervalMs;
   }
 
@@ -72,7 +70,7 @@ export class StatsFeed {
 
   #tick(): void {
     this.#latest = this.snapshot();
-    if (!this.#hub.channels().some((channel) => channel.channel === StatsFeed.channel)) return;
-    this.#hub.publish({ channel: StatsFeed.channel, event: 'update', data: this.#latest, ephemeral: true }).catch(this.#onError);
+    // Each server publishes its own figures to its own subscribers: in a cluster they differ per node.
+    this.#hub.publishLocal(StatsFeed.channel, this.#latest, 'update');
   }
 }

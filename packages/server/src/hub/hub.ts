@@ -289,6 +289,19 @@ export class Hub implements EngineHandler {
     }, id);
   }
 
+  /**
+   * Deliver an ephemeral publication to this node's subscribers of `channel` only, without the engine:
+   * for node-local feeds such as `$stats`, whose figures differ per server.
+   */
+  publishLocal(channelName: string, data: unknown, event?: string): void {
+    const channel = this.#channels.get(channelName);
+    if (channel === undefined) return;
+    const position = channel.last ?? { offset: 0, epoch: '' };
+    const publication: Publication = { data, offset: position.offset, epoch: position.epoch, timestamp: Date.now() };
+    if (event !== undefined) publication.event = event;
+    this.#fanOut(channel, publication, true);
+  }
+
   // ---- engine events ----------------------------------------------------------------------------
 
   onPublication(channelName: string, publication: Publication, ephemeral: boolean): void {
@@ -402,8 +415,8 @@ export class Hub implements EngineHandler {
     if (available === this.#available) return;
     this.#available = available;
     if (available) {
-      // Anything published while the engine was away may have been missed: re-read positions so the
-      // next publication on each channel is checked against history (gap fill) rather than assumed.
+      // The engine may have lost this node's subscriptions: subscribe again. Anything published while it
+      // was away shows up as an offset jump on the next publication, which the gap check fills from history.
       for (const channel of this.#channels.values()) {
         channel.ready = this.engine.subscribe(channel.name).catch((error: unknown) => this.#observer.onEngineError?.(error, 'resubscribe'));
       }
