@@ -1,21 +1,20 @@
 // Keeps a page-lifetime channel subscribed and its handlers attached, across disconnects and reconnects.
 
-import { useEffect, useRef } from 'react';
+import { useEffect } from 'react';
 import type { Subscription } from '@switchyard/client';
 import { useClient } from '../client-context';
 
 /**
  * Subscribes to `channel` for as long as the component is mounted and calls `bind` with each new
- * `Subscription` object; `bind` returns the function that detaches its handlers.
+ * `Subscription` object; `bind` returns the function that detaches its handlers. Pass a stable
+ * `bind` (`useCallback`): a new one re-attaches the handlers.
  *
- * After a user's Disconnect + Connect the SDK may hand out a fresh subscription, so the channel is
- * subscribed again on every `connected` event; `subscribe()` is idempotent, so this is a no-op
- * when the SDK kept the old one.
+ * The SDK keeps subscriptions across reconnects and across Disconnect + Connect. The channel is
+ * still subscribed again on every `connected` event: `subscribe()` is idempotent, so that is a
+ * no-op, unless something unsubscribed the channel meanwhile, which it then repairs.
  */
 export function useSubscription(channel: string, bind: (subscription: Subscription) => () => void): void {
   const client = useClient();
-  const bindRef = useRef(bind);
-  bindRef.current = bind;
   useEffect(() => {
     let current: Subscription | undefined;
     let unbind: (() => void) | undefined;
@@ -24,7 +23,7 @@ export function useSubscription(channel: string, bind: (subscription: Subscripti
       if (subscription === current) return;
       unbind?.();
       current = subscription;
-      unbind = bindRef.current(subscription);
+      unbind = bind(subscription);
     };
     attach();
     const offConnected = client.on('connected', attach);
@@ -33,5 +32,5 @@ export function useSubscription(channel: string, bind: (subscription: Subscripti
       offConnected();
       unbind?.();
     };
-  }, [client, channel]);
+  }, [client, channel, bind]);
 }

@@ -46,8 +46,8 @@ export function MessageLog() {
   const [directionFilter, setDirectionFilter] = useState<'all' | 'in' | 'out'>('all');
   const [types, setTypes] = useState<string[]>([]);
   const buffer = useRef<LogEntry[]>([]);
-  const pausedRef = useRef(paused);
-  pausedRef.current = paused;
+  // The frame handler is registered once, so it reads the pause switch from a ref.
+  const pausedRef = useRef(false);
   const [held, setHeld] = useState(0);
 
   useEffect(() => {
@@ -66,6 +66,7 @@ export function MessageLog() {
       setEntries(buffer.current);
       setHeld(0);
     }
+    pausedRef.current = !paused;
     setPaused(!paused);
   };
   const clear = (): void => {
