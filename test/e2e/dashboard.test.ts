@@ -153,6 +153,7 @@ describe('Dashboard', { timeout: 120_000 }, () => {
     await expect.poll(() => connectionState(page), WAIT).toBe('connected');
     await page.getByTestId('disconnect').click();
     await expect.poll(() => connectionState(page), WAIT).toBe('closed');
+    expect(await page.getByTestId('last-close').innerText()).toBe('1000 client closed');
     await page.getByTestId('connect').click();
     await expect.poll(() => connectionState(page), WAIT).toBe('connected');
     // The feeds come back after a manual reconnect.
@@ -170,6 +171,7 @@ describe('Dashboard', { timeout: 120_000 }, () => {
     await expect.poll(() => connectionState(page), WAIT).toBe('reconnecting');
     await expect.poll(() => page.getByTestId('connection-detail').innerText(), WAIT).toMatch(/retrying/);
     expect(await page.getByTestId('connect').innerText()).toBe('Retry now');
+    expect(await page.getByTestId('last-close').innerText()).toMatch(/^1001\b/);
 
     server = await startServer({ demo: true, port });
     await expect.poll(() => connectionState(page), WAIT).toBe('connected');

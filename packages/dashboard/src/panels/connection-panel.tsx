@@ -1,5 +1,6 @@
 // Connection panel: Connect / Disconnect, the state with a reconnect countdown, and the client's counters.
 
+import { useEffect, useState } from 'react';
 import { useClient } from '../client-context';
 import { formatCount, formatDuration } from '../format-figures';
 import { useClientState } from '../hooks/use-client-state';
@@ -16,6 +17,16 @@ export function ConnectionPanel() {
     ? Math.max(0, client.nextReconnectAt - now) / 1000
     : undefined;
   const server = client.serverInfo;
+  const [lastClose, setLastClose] = useState<string | undefined>();
+  const [lastError, setLastError] = useState<string | undefined>();
+  useEffect(() => {
+    const offDisconnected = client.on('disconnected', ({ code, reason }) => setLastClose(`${code}${reason === '' ? '' : ` ${reason}`}`));
+    const offError = client.on('error', (error) => setLastError(`${error.code}: ${error.message}`));
+    return () => {
+      offDisconnected();
+      offError();
+    };
+  }, [client]);
 
   return (
     <section className="panel panel-connection" aria-labelledby="connection-title">
@@ -51,7 +62,9 @@ export function ConnectionPanel() {
       </dl>
       <p className="client-id">
         client <code data-testid="client-id">{client.clientId ?? '–'}</code>
+        {lastClose !== undefined && <> · last close <code data-testid="last-close">{lastClose}</code></>}
       </p>
+      {lastError !== undefined && <p className="error client-error" data-testid="client-error" title={lastError}>{lastError}</p>}
       <div className="actions">
         {/* While reconnecting, connect() skips the rest of the backoff and tries at once. */}
         <button type="button" className="primary" data-testid="connect" disabled={state !== 'closed' && state !== 'reconnecting'} onClick={() => client.connect()}>
