@@ -28,7 +28,8 @@ export function App() {
           <span className="muted">{state}</span>
         </div>
       </header>
-      <main className="grid">
+      {/* Offline, the live panels keep their last figures, dimmed so nobody mistakes them for current. */}
+      <main className={`grid${state === 'connected' ? '' : ' offline'}`} data-testid="dashboard-grid">
         <ConnectionPanel />
         <PingPanel />
         <ServerPanel />
