@@ -105,23 +105,27 @@ export function useChatRoom(): ChatRoom {
 
   const bind = useCallback((subscription: Subscription, joined: ChatSeat): (() => void) => {
     const channel = subscription.channel;
+    // Answers that arrive after the user left (or switched rooms) belong to no room on screen.
+    let bound = true;
     const refreshPresence = async (): Promise<void> => {
       try {
-        setMembers((await client.presence(channel)).members);
+        const { members: present } = await client.presence(channel);
+        if (bound) setMembers(present);
       } catch (cause) {
-        setError(`presence: ${errorText(cause)}`);
+        if (bound) setError(`presence: ${errorText(cause)}`);
       }
     };
     const loadHistory = async (): Promise<void> => {
       try {
         const { publications } = await client.history(channel, { limit: HISTORY_LIMIT });
+        if (!bound) return;
         const earlier = publications
           .filter((publication) => publication.event === 'chat')
           .map((publication) => lineFrom(publication))
           .filter((line): line is ChatLine => line !== undefined);
         appendLines(earlier, 'start');
       } catch (cause) {
-        setError(`history: ${errorText(cause)}`);
+        if (bound) setError(`history: ${errorText(cause)}`);
       }
     };
     let first = true;
@@ -167,7 +171,10 @@ export function useChatRoom(): ChatRoom {
       }),
       subscription.on('error', (cause) => setError(errorText(cause))),
     ];
-    return () => offs.forEach((off) => off());
+    return () => {
+      bound = false;
+      offs.forEach((off) => off());
+    };
   }, [appendLines, client, lineFrom, notice]);
 
   const leave = useCallback(async () => {
@@ -182,7 +189,7 @@ export function useChatRoom(): ChatRoom {
     try {
       await client.unsubscribe(active.subscription.channel);
     } catch (cause) {
-      // Leaving while offline: the server forgets the subscription with the connection anyway.
+      // The SDK settles the harmless cases (offline, already gone) itself: what is left is real.
       setError(errorText(cause));
     }
   }, [client]);
