@@ -2,6 +2,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
+import { SignJWT } from 'jose';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { ensureDashboardBuilt, joinChat, launchChromium, openDashboard, type DashboardPage } from './dashboard-page.js';
 
@@ -161,6 +162,23 @@ describe('Dashboard', { timeout: 120_000 }, () => {
     const before = await totalUpdates(page);
     await expect.poll(() => totalUpdates(page), WAIT).toBeGreaterThan(before);
     expect(problems).toEqual([]);
+  });
+
+  it('authenticates with a token from the URL fragment on a server that requires it', async () => {
+    const secret = 'dashboard-e2e-secret-of-at-least-32-bytes';
+    const secured = await startServer({ demo: true, auth: 'required', jwtSecret: secret });
+    try {
+      const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('ada').setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+      const tab = await openDashboard(browser, `${secured.url}/#token=${token}`);
+      opened.push(tab);
+      await expect.poll(() => connectionState(tab.page), WAIT).toBe('connected');
+      await expect.poll(() => tab.page.getByTestId('user-id').count(), WAIT).toBe(1);
+      expect(await tab.page.getByTestId('user-id').innerText()).toBe('ada');
+      await expect.poll(() => tab.page.getByTestId('event-card').count(), WAIT).toBe(5);
+      expect(tab.problems).toEqual([]);
+    } finally {
+      await secured.close();
+    }
   });
 
   it('shows "reconnecting" while the server is down and reconnects on its own when it is back', async () => {

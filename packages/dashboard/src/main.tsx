@@ -5,12 +5,17 @@ import { createRoot } from 'react-dom/client';
 import { SwitchyardClient } from '@switchyard/client';
 import { App } from './app';
 import { ClientContext } from './client-context';
+import { pageToken } from './page-token';
 import { socketUrl } from './socket-url';
 import './styles.css';
 
 // One client for the page, created outside React so re-renders (and StrictMode's double effects)
 // never open a second connection. A dashboard watching a restarting server should retry often.
-const client = new SwitchyardClient(socketUrl(), { reconnect: { minDelayMs: 500, maxDelayMs: 5_000 } });
+const token = pageToken();
+const client = new SwitchyardClient(socketUrl(), {
+  reconnect: { minDelayMs: 500, maxDelayMs: 5_000 },
+  ...(token !== undefined ? { token } : {}),
+});
 
 const root = document.getElementById('root');
 if (root === null) throw new Error('index.html has no #root element');

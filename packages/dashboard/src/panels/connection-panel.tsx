@@ -62,6 +62,7 @@ export function ConnectionPanel() {
       </dl>
       <p className="client-id">
         client <code data-testid="client-id">{client.clientId ?? '–'}</code>
+        {client.userId !== undefined && <> · user <code data-testid="user-id">{client.userId}</code></>}
         {lastClose !== undefined && <> · last close <code data-testid="last-close">{lastClose}</code></>}
       </p>
       {lastError !== undefined && <p className="error client-error" data-testid="client-error" title={lastError}>{lastError}</p>}
