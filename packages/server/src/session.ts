@@ -56,33 +56,15 @@ export interface SessionEvents {
   rejected(session: Session, error: SwitchyardError): void;
 }
 
-/** A token bucket: `rate` tokens a second, at most `burst`. */
-class TokenBucket {
-  #tokens: number;
-  #last = Date.now();
-  constructor(readonly rate: number, readonly burst: number) {
-    this.#tokens = burst;
-  }
-
-  /** Take one token; returns 0 when allowed, else the ms until one is available. */
-  take(now: number): number {
-    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) * this.rate) / 1000);
-    this.#last = now;
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
-      return 0;
-    }
-    return Math.ceil(((1 - this.#tokens) * 1000) / this.rate);
-  }
-}
-
 /** One connected client. */
 export class Session implements Peer {
   readonly clientId: string;
   readonly connectedAt = Date.now();
   readonly #ctx: SessionContext;
   readonly #connection: Connection;
-  readonly #bucket: TokenBucket;
+  /** Rate limit: a token bucket kept in two numbers (one object fewer per connection). */
+  #tokens: number;
+  #refilledAt = Date.now();
   #identity: Identity | undefined;
   #violations = 0;
   #violationWindowStart = Date.now();
@@ -97,7 +79,7 @@ export class Session implements Peer {
     this.#connection = connection;
     this.clientId = ctx.newClientId();
     this.#identity = identity;
-    this.#bucket = new TokenBucket(ctx.options.rateLimitPerSecond, ctx.options.rateLimitBurst);
+    this.#tokens = ctx.options.rateLimitBurst;
   }
 
   get userId(): string | undefined {
@@ -159,7 +141,7 @@ export class Session implements Peer {
       this.#fail(new SwitchyardError('bad_json', 'the frame is not valid ' + (this.#connection.codec.binary ? 'MessagePack' : 'JSON')), undefined);
       return;
     }
-    const retryAfter = this.#bucket.take(Date.now());
+    const retryAfter = this.#takeToken(Date.now());
     if (retryAfter > 0) {
       stats.countIn('limited', size);
       this.#rateLimited(decoded, retryAfter);
@@ -189,6 +171,18 @@ export class Session implements Peer {
     } catch (error) {
       this.#fail(toSwitchyardError(error), message.id);
     }
+  }
+
+  /** Take one token; returns 0 when allowed, else the ms until one is available. */
+  #takeToken(now: number): number {
+    const { rateLimitPerSecond: rate, rateLimitBurst: burst } = this.#ctx.options;
+    this.#tokens = Math.min(burst, this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
+    this.#refilledAt = now;
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - this.#tokens) * 1000) / rate);
   }
 
   #rateLimited(decoded: unknown, retryAfterMs: number): void {

@@ -34,6 +34,33 @@ function buildFrame(data: string | Uint8Array, binary: boolean): Buffer {
 const buildTextFrame = (data: string | Uint8Array): Buffer => buildFrame(data, false);
 const buildBinaryFrame = (data: string | Uint8Array): Buffer => buildFrame(data, true);
 
+/** The connection a ws socket belongs to, so one shared listener serves every socket. */
+const kConnection = Symbol('switchyard.connection');
+type TrackedWebSocket = WebSocket & { [kConnection]: WsConnection };
+
+function destroyOnError(this: Socket): void {
+  this.destroy();
+}
+
+function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  const connection = (this as TrackedWebSocket)[kConnection];
+  connection.alive = true;
+  connection.session.receive(isBinary || !connection.codec.binary ? data : data.toString('utf8'));
+}
+
+function onPong(this: WebSocket): void {
+  (this as TrackedWebSocket)[kConnection].alive = true;
+}
+
+function ignoreError(): void {
+  // ws closes the connection with the matching code (1002, 1007, 1009) right after its 'error' event.
+}
+
+function onClose(this: WebSocket, code: number, reason: Buffer): void {
+  const connection = (this as TrackedWebSocket)[kConnection];
+  connection.transport.disconnected(connection, code, reason);
+}
+
 /** Time a slow consumer gets to read its close frame before its socket is destroyed. */
 const SLOW_CONSUMER_GRACE_MS = 1000;
 
@@ -61,9 +88,9 @@ class WsConnection implements Connection {
   alive = true;
   closing = false;
   corked = false;
+  readonly transport: WebSocketTransport;
   readonly #ws: WebSocket;
   readonly #socket: Socket;
-  readonly #transport: WebSocketTransport;
   readonly #direct: boolean;
 
   constructor(ws: WebSocket, socket: Socket, remoteAddress: string, transport: WebSocketTransport) {
@@ -71,7 +98,7 @@ class WsConnection implements Connection {
     this.#socket = socket;
     this.remoteAddress = remoteAddress;
     this.codec = codecForSubprotocol(ws.protocol);
-    this.#transport = transport;
+    this.transport = transport;
     // With permessage-deflate each socket compresses on its own, so frames cannot be shared.
     this.#direct = ws.extensions === '';
   }
@@ -89,7 +116,7 @@ class WsConnection implements Connection {
     let bytes: number;
     if (this.#direct) {
       const frame = outbound.framed(this.codec, this.codec.binary ? buildBinaryFrame : buildTextFrame);
-      if (!this.corked) this.#transport.cork(this);
+      if (!this.corked) this.transport.cork(this);
       this.#socket.write(frame);
       bytes = frame.length;
     } else {
@@ -97,8 +124,8 @@ class WsConnection implements Connection {
       this.#ws.send(encoded, { binary: this.codec.binary });
       bytes = typeof encoded === 'string' ? encoded.length : encoded.byteLength;
     }
-    this.#transport.countOut(outbound, bytes);
-    if (this.#socket.writableLength > this.#transport.highWaterMark) this.#slowConsumer();
+    this.transport.countOut(outbound, bytes);
+    if (this.#socket.writableLength > this.transport.highWaterMark) this.#slowConsumer();
     return true;
   }
 
@@ -114,7 +141,7 @@ class WsConnection implements Connection {
   }
 
   #slowConsumer(): void {
-    this.#transport.slowConsumer();
+    this.transport.slowConsumer();
     this.close(CloseCodes.SLOW_CONSUMER, 'slow consumer: send buffer over the high-water mark');
     // The client is not reading, so the close handshake may never finish: stop holding its buffer.
     setTimeout(() => this.#ws.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
@@ -128,7 +155,8 @@ export class WebSocketTransport {
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<WsConnection>();
   readonly #perIp = new Map<string, number>();
-  #pending = 0;
+  /** Sockets between the upgrade request and the accepted connection, with their remote address. */
+  readonly #pending = new Map<Socket, string>();
   #corked: WsConnection[] = [];
   #counted: Outbound[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
@@ -136,9 +164,15 @@ export class WebSocketTransport {
   readonly #servers: Array<HttpServer | HttpsServer> = [];
   readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.#upgrade(req, socket as Socket, head);
   readonly #flush = (): void => this.#uncorkAll();
+  readonly #onPendingClose: (this: Socket) => void;
 
   constructor(ctx: TransportContext) {
     this.#ctx = ctx;
+    // A plain function, so that `this` is the closing socket; `transport` reaches back to us.
+    const transport = this;
+    this.#onPendingClose = function onPendingClose(this: Socket): void {
+      transport.#abandon(this);
+    };
     const { options } = ctx;
     this.highWaterMark = options.sendHighWaterMark;
     this.#wss = new WebSocketServer({
@@ -261,7 +295,7 @@ export class WebSocketTransport {
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const { options } = this.#ctx;
     const remoteAddress = req.socket.remoteAddress ?? 'unknown';
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://switchyard.invalid');
@@ -284,7 +318,7 @@ export class WebSocketTransport {
       this.#refuse(socket, 503, 'unavailable', 'server is shutting down', remoteAddress);
       return;
     }
-    if (this.#connections.size + this.#pending >= options.maxConnections) {
+    if (this.#connections.size + this.#pending.size >= options.maxConnections) {
       this.#refuse(socket, 503, 'unavailable', 'server connection limit reached', remoteAddress);
       return;
     }
@@ -294,51 +328,47 @@ export class WebSocketTransport {
       return;
     }
     this.#perIp.set(remoteAddress, fromIp + 1);
-    this.#pending++;
+    // Until accepted, a close of the socket (a failed handshake, a client that gives up) releases its place.
+    this.#pending.set(socket, remoteAddress);
+    socket.once('close', this.#onPendingClose);
     const token = url.searchParams.get('token') ?? bearerToken(req.headers.authorization);
     const authenticator = this.#ctx.authenticator;
-    if (token === undefined || token === null || authenticator === undefined) {
-      this.#complete(req, socket, head, remoteAddress, undefined);
+    if (token === null || token === undefined || authenticator === undefined) {
+      this.#complete(req, socket, head, undefined);
       return;
     }
     authenticator.verify(token).then(
-      (identity) => this.#complete(req, socket, head, remoteAddress, identity),
+      (identity) => this.#complete(req, socket, head, identity),
       (error: unknown) => {
-        this.#release(remoteAddress);
-        this.#pending--;
+        this.#abandon(socket);
         this.#refuse(socket, 401, 'unauthorized', toSwitchyardError(error).message, remoteAddress);
       },
     );
   }
 
-  #complete(req: IncomingMessage, socket: Socket, head: Buffer, remoteAddress: string, identity: Identity | undefined): void {
+  #complete(req: IncomingMessage, socket: Socket, head: Buffer, identity: Identity | undefined): void {
     if (socket.destroyed || this.#draining) {
-      this.#pending--;
-      this.#release(remoteAddress);
+      this.#abandon(socket);
       socket.destroy();
       return;
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      this.#pending--;
-      this.#accept(ws, socket, remoteAddress, identity);
-    });
-    // handleUpgrade answers bad handshakes (400) itself without calling back.
-    socket.once('close', () => {
-      if (!this.#isAccepted(socket)) {
-        this.#pending--;
-        this.#release(remoteAddress);
-      }
-    });
+    // handleUpgrade answers bad handshakes (400) itself without calling back; the pending close handler cleans up.
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, socket, identity));
   }
 
-  readonly #accepted = new WeakSet<Socket>();
-
-  #isAccepted(socket: Socket): boolean {
-    return this.#accepted.has(socket);
+  /** A socket that will not become a connection gives back its place. */
+  #abandon(socket: Socket): void {
+    const remoteAddress = this.#pending.get(socket);
+    if (remoteAddress === undefined) return;
+    this.#pending.delete(socket);
+    socket.off('close', this.#onPendingClose);
+    this.#release(remoteAddress);
   }
 
-  #accept(ws: WebSocket, socket: Socket, remoteAddress: string, identity: Identity | undefined): void {
-    this.#accepted.add(socket);
+  #accept(ws: WebSocket, socket: Socket, identity: Identity | undefined): void {
+    const remoteAddress = this.#pending.get(socket) ?? 'unknown';
+    this.#pending.delete(socket);
+    socket.off('close', this.#onPendingClose);
     const stats = this.#ctx.stats;
     const connection = new WsConnection(ws, socket, remoteAddress, this);
     const session = new Session(this.#ctx.session, connection, identity);
@@ -346,27 +376,26 @@ export class WebSocketTransport {
     this.#connections.add(connection);
     stats.connections = this.#connections.size;
     stats.connectionsTotal++;
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      connection.alive = true;
-      session.receive(isBinary || !connection.codec.binary ? data : data.toString('utf8'));
-    });
-    ws.on('pong', () => {
-      connection.alive = true;
-    });
-    ws.on('error', () => {
-      // ws closes the connection with the matching code (1002, 1007, 1009) right after this event.
-    });
-    ws.once('close', (code: number, reason: Buffer) => {
-      connection.closing = true;
-      this.#connections.delete(connection);
-      this.#release(remoteAddress);
-      stats.connections = this.#connections.size;
-      stats.countClose(code);
-      session.closed();
-      this.#ctx.events.disconnected(session, code, reason.toString());
-    });
+    // Shared listeners find their connection through the socket: no closures per connection.
+    (ws as TrackedWebSocket)[kConnection] = connection;
+    ws.on('message', onMessage);
+    ws.on('pong', onPong);
+    ws.on('error', ignoreError);
+    ws.once('close', onClose);
     session.open();
     this.#ctx.events.connected(session);
+  }
+
+  /** Called once when an accepted connection has closed. */
+  disconnected(connection: WsConnection, code: number, reason: Buffer): void {
+    const stats = this.#ctx.stats;
+    connection.closing = true;
+    this.#connections.delete(connection);
+    this.#release(connection.remoteAddress);
+    stats.connections = this.#connections.size;
+    stats.countClose(code);
+    connection.session.closed();
+    this.#ctx.events.disconnected(connection.session, code, reason.toString());
   }
 
   #release(remoteAddress: string): void {
