@@ -1,21 +1,8 @@
 // The demo feed's event objects, as they arrive on channel `events`, checked before use.
 
-/** One live event of the demo score board (see PROTOCOL.md, "The demo feed"). */
-export interface DemoEvent {
-  id: string;
-  name: string;
-  home: string;
-  away: string;
-  homeScore: number;
-  awayScore: number;
-  minute: number;
-  status: string;
-  updatedAt: number;
-  updates: number;
-}
+import type { DemoEvent } from '@switchyard/protocol';
 
-/** The channel the demo feed publishes on. */
-export const EVENTS_CHANNEL = 'events';
+export { EVENTS_CHANNEL, type DemoEvent } from '@switchyard/protocol';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -24,7 +11,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** Whether `value` has the shape of a `DemoEvent` (frames come from the network: trust nothing). */
 export function isDemoEvent(value: unknown): value is DemoEvent {
   if (!isRecord(value)) return false;
-  return ['id', 'name', 'home', 'away', 'status'].every((key) => typeof value[key] === 'string')
+  return ['id', 'name', 'home', 'away'].every((key) => typeof value[key] === 'string')
+    && (value['status'] === 'live' || value['status'] === 'finished')
     && ['homeScore', 'awayScore', 'minute', 'updatedAt', 'updates'].every((key) => typeof value[key] === 'number');
 }
 

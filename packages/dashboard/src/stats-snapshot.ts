@@ -1,24 +1,12 @@
 // The server's live figures, as they arrive on channel `$stats`, checked before use.
 
-/** One `$stats` update. */
-export interface StatsSnapshot {
-  connections: number;
-  channels: number;
-  messagesInPerSecond: number;
-  messagesOutPerSecond: number;
-  bytesInPerSecond: number;
-  bytesOutPerSecond: number;
-  uptimeMs: number;
-  memoryRss: number;
-  nodeId: string;
-}
+import type { StatsSnapshot } from '@switchyard/protocol';
 
-/** The server's own statistics channel. */
-export const STATS_CHANNEL = '$stats';
+export { STATS_CHANNEL, type StatsSnapshot } from '@switchyard/protocol';
 
 const NUMERIC_FIELDS = [
   'connections', 'channels', 'messagesInPerSecond', 'messagesOutPerSecond',
-  'bytesInPerSecond', 'bytesOutPerSecond', 'uptimeMs', 'memoryRss',
+  'bytesInPerSecond', 'bytesOutPerSecond', 'messagesIn', 'messagesOut', 'uptimeMs', 'memoryRss',
 ] as const;
 
 /** Whether `value` has the shape of a `StatsSnapshot`. */

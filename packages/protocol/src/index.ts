@@ -6,3 +6,4 @@ export * from './close-codes.js';
 export * from './channel.js';
 export * from './schemas.js';
 export * from './codec.js';
+export * from './feeds.js';

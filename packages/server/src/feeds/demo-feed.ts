@@ -1,20 +1,7 @@
 // The demo feed of the seed documents: five live "events" (a score board) changing every 2–7 s.
 
+import { EVENTS_CHANNEL, type DemoEvent } from '@switchyard/protocol';
 import type { Hub } from '../hub/hub.js';
-
-/** One demo event. */
-export interface DemoEvent {
-  id: string;
-  name: string;
-  home: string;
-  away: string;
-  homeScore: number;
-  awayScore: number;
-  minute: number;
-  status: 'live' | 'finished';
-  updatedAt: number;
-  updates: number;
-}
 
 const FIXTURES: Array<[string, string, string]> = [
   ['EVENT#00', 'Harbour City', 'Northside Rovers'],
@@ -26,7 +13,7 @@ const FIXTURES: Array<[string, string, string]> = [
 
 /** Runs the demo events and publishes each change on channel `events` (event `update`). */
 export class DemoFeed {
-  static readonly channel = 'events';
+  static readonly channel = EVENTS_CHANNEL;
   readonly #hub: Hub;
   readonly #events = new Map<string, DemoEvent>();
   readonly #timers = new Map<string, NodeJS.Timeout>();

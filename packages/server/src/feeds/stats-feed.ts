@@ -1,26 +1,12 @@
 // The `$stats` channel: one `update` a second with the server's live figures.
 
+import { STATS_CHANNEL, type StatsSnapshot } from '@switchyard/protocol';
 import type { Hub } from '../hub/hub.js';
 import type { Stats } from '../stats.js';
 
-/** The figures in each `$stats` update. */
-export interface StatsSnapshot {
-  connections: number;
-  channels: number;
-  messagesInPerSecond: number;
-  messagesOutPerSecond: number;
-  bytesInPerSecond: number;
-  bytesOutPerSecond: number;
-  messagesIn: number;
-  messagesOut: number;
-  uptimeMs: number;
-  memoryRss: number;
-  nodeId: string;
-}
-
 /** Sends a `StatsSnapshot` to this server's `$stats` subscribers every `intervalMs`. */
 export class StatsFeed {
-  static readonly channel = '$stats';
+  static readonly channel = STATS_CHANNEL;
   readonly #hub: Hub;
   readonly #stats: Stats;
   readonly #startedAt: number;
