@@ -148,8 +148,13 @@ export class Switchyard extends EventEmitter<SwitchyardEvents> {
         newClientId: randomUUID, events: sessionEvents,
       },
       events: {
-        connected: (session) => this.emit('connection', { ...clientView(session), remoteAddress: session.remoteAddress }),
-        disconnected: (session, code, reason) => this.emit('disconnect', clientView(session), code, reason),
+        // Event objects are only built when someone listens: these run once per handshake and per close.
+        connected: (session) => {
+          if (this.listenerCount('connection') > 0) this.emit('connection', { ...clientView(session), remoteAddress: session.remoteAddress });
+        },
+        disconnected: (session, code, reason) => {
+          if (this.listenerCount('disconnect') > 0) this.emit('disconnect', clientView(session), code, reason);
+        },
         refused: (status, code, remoteAddress) => this.emit('refused', status, code, remoteAddress),
       },
     });
