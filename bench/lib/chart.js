@@ -57,7 +57,7 @@ export function renderChart(results) {
       const barY = y + position * barHeight + 4;
       const length = value === null || value === undefined ? 0 : Math.max(1, (barArea * value) / max);
       svg += `<rect x="${labelWidth}" y="${barY}" width="${length.toFixed(1)}" height="${barHeight - 3}" fill="${COLORS[server]}"/>`;
-      svg += `<text x="${labelWidth + length + 4}" y="${barY + barHeight - 5}" font-size="10">${value === null || value === undefined ? 'n/a' : short(value)}</text>\n`;
+      svg += `<text x="${(labelWidth + length + 4).toFixed(1)}" y="${barY + barHeight - 5}" font-size="10">${value === null || value === undefined ? 'n/a' : short(value)}</text>\n`;
     });
   });
   svg += '</svg>\n';

@@ -6,7 +6,12 @@
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 process.on('message', (message) => {
-  const request = /** @type {{ benchGc?: number }} */ (message);
+  const request = /** @type {{ benchGc?: number; benchHeapSnapshot?: string }} */ (message);
+  // For digging into memory per connection by hand (see docs/performance.md); no scenario uses it.
+  if (typeof request?.benchHeapSnapshot === 'string') {
+    void import('node:v8').then((v8) => process.send?.({ benchHeapSnapshotDone: v8.writeHeapSnapshot(request.benchHeapSnapshot) }));
+    return;
+  }
   if (typeof request !== 'object' || request === null || typeof request.benchGc !== 'number') return;
   const id = request.benchGc;
   void (async () => {

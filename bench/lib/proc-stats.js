@@ -46,6 +46,7 @@ export function openFileLimit(pid) {
  * @typedef {object} MachineSnapshot
  * @property {number} busy   jiffies the machine's CPUs spent not idle
  * @property {number} total  all jiffies
+ * @property {number} steal  jiffies the hypervisor gave to other guests
  * @property {number[]} loadavg 1, 5 and 15 minute load averages
  * @property {number} at     ms (performance.now) when taken
  */
@@ -58,12 +59,13 @@ export function machineSnapshot() {
   // idle + iowait
   const idle = (jiffies[3] ?? 0) + (jiffies[4] ?? 0);
   const loadavg = readFileSync('/proc/loadavg', 'utf8').trim().split(/\s+/).slice(0, 3).map(Number);
-  return { busy: total - idle, total, loadavg, at: performance.now() };
+  return { busy: total - idle, total, steal: jiffies[7] ?? 0, loadavg, at: performance.now() };
 }
 
 /**
  * @typedef {object} MachineLoad
  * @property {number} cpuBusyPercent  share of all CPUs busy over the window (every process, bench included)
+ * @property {number} stealPercent    share of CPU time taken by the hypervisor for other guests
  * @property {number[]} loadavg       load averages at the end of the window
  */
 
@@ -77,6 +79,7 @@ export function machineLoad(before, after) {
   const total = after.total - before.total;
   return {
     cpuBusyPercent: total > 0 ? Math.round((1000 * (after.busy - before.busy)) / total) / 10 : 0,
+    stealPercent: total > 0 ? Math.round((1000 * (after.steal - before.steal)) / total) / 10 : 0,
     loadavg: after.loadavg,
   };
 }

@@ -11,7 +11,7 @@
  * @property {string} startedAt
  * @property {string} finishedAt
  * @property {boolean} quick
- * @property {{ cpus: number; cpuModel: string; memoryBytes: number; node: string; openFileLimit: number }} machine
+ * @property {{ cpus: number; cpuModel: string; memoryBytes: number; node: string; openFileLimit: number; loadAverageAtStart: number[] }} machine
  * @property {Record<string, import('../scenarios/idle.js').IdleResult>} idle
  * @property {Record<string, import('../scenarios/echo.js').EchoResult[]>} echo
  * @property {FanOutRow[]} fanOut
@@ -152,7 +152,7 @@ const row = (cells) => `| ${cells.join(' | ')} |\n`;
  * @returns {string}
  */
 function load(window) {
-  return `${window.serverCpuPercent}% / ${window.machine.cpuBusyPercent}% (${window.machine.loadavg[0]})`;
+  return `${window.serverCpuPercent}% / ${window.machine.cpuBusyPercent}% (${window.machine.loadavg[0]}${window.machine.stealPercent > 0 ? `, steal ${window.machine.stealPercent}%` : ''})`;
 }
 
 /**
@@ -163,7 +163,7 @@ function load(window) {
 export function renderMarkdown(results) {
   const { machine } = results;
   let text = `# Switchyard benchmark — ${results.startedAt}${results.quick ? ' (quick)' : ''}\n\n`;
-  text += `${machine.cpus} × ${machine.cpuModel}, ${Math.round(machine.memoryBytes / 2 ** 30)} GiB, Node ${machine.node}, open-file limit ${machine.openFileLimit}. `;
+  text += `${machine.cpus} × ${machine.cpuModel}, ${Math.round(machine.memoryBytes / 2 ** 30)} GiB, Node ${machine.node}, open-file limit ${machine.openFileLimit}, load average at the start ${machine.loadAverageAtStart.join(' / ')} (1 / 5 / 15 min). `;
   text += 'Every server and every load generator runs in its own process on this machine (loopback). ';
   text += '"per CPU-s" divides by the server process\'s own user+system CPU time from /proc, so figures stay fair when the generators share the cores.\n\n';
 
@@ -215,7 +215,7 @@ export function renderMarkdown(results) {
 
   if (results.fanOut.length > 0) {
     text += '\n## Fan-out and many channels\n\n';
-    text += 'Saturated: one publisher (ten for many channels) with at most 8 unacknowledged publishes per connection and at most 32 deliveries owed per subscriber on average; ~100-byte payloads. ';
+    text += 'Saturated: one publisher (ten for many channels) with at most 8 unacknowledged publishes per connection and at most 8 deliveries owed per subscriber on average; ~100-byte payloads. ';
     text += 'Paced: the same offered load for every server (20,000 deliveries/s). Latency = receive time − send time embedded in the payload, measured on every 10th subscriber.\n\n';
     text += row(['scenario', 'server', 'encoding', 'deliveries/s', 'per server CPU-s', 'p50 ms', 'p99 ms', 'max ms', 'paced p50', 'paced p99', 'paced max', 'server CPU / machine busy (load1)', 'closes']);
     text += row(['---', '---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---', '---']);

@@ -156,6 +156,23 @@ export class ServerProcess {
     return { heapUsed: reading.heapUsed, external: reading.external, arrayBuffers: reading.arrayBuffers, rss: this.rss() };
   }
 
+  /**
+   * Write a V8 heap snapshot of the server to `path` (for investigations by hand).
+   * @param {string} path
+   * @returns {Promise<void>}
+   */
+  heapSnapshot(path) {
+    return new Promise((resolve) => {
+      const onMessage = (/** @type {unknown} */ message) => {
+        if (typeof message !== 'object' || message === null || !('benchHeapSnapshotDone' in message)) return;
+        this.#child.off('message', onMessage);
+        resolve();
+      };
+      this.#child.on('message', onMessage);
+      this.#child.send({ benchHeapSnapshot: path });
+    });
+  }
+
   /** Stop the server (SIGTERM, then SIGKILL after 3 s) and wait for it to exit. */
   async stop() {
     const child = this.#child;

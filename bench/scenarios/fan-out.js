@@ -45,7 +45,9 @@ const PUBLISHER = 2;
 /** Every n-th subscriber decodes its deliveries to time them; the rest only count. */
 const SAMPLE_EVERY = 10;
 /** Deliveries a subscriber may be owed on average before the publisher waits. */
-const BACKLOG_PER_SUBSCRIBER = 32;
+const BACKLOG_PER_SUBSCRIBER = 8;
+/** Longest wait for subscribers to catch up after a phase, so the next one starts from an empty pipe. */
+const DRAIN_TIMEOUT_MS = 8000;
 
 /**
  * @param {import('../lib/server-process.js').ServerVariant} variant
@@ -73,10 +75,10 @@ export async function fanOutScenario(variant, ctx, spec) {
       maxBacklog: BACKLOG_PER_SUBSCRIBER * spec.subscribers, payloadBytes: PAYLOAD_BYTES,
     };
     const warmupMs = ctx.quick ? 500 : 1000;
-    const saturated = await phase(server, pool, { ...base, ratePerSecond: 0 }, warmupMs, ctx.quick ? 2000 : 4000);
+    const saturated = await phase(server, pool, { ...base, ratePerSecond: 0 }, warmupMs, ctx.quick ? 2000 : 3000);
     await pause(300);
     const rate = spec.pacedDeliveriesPerSecond / perChannel;
-    const paced = await phase(server, pool, { ...base, ratePerSecond: rate }, warmupMs, ctx.quick ? 2000 : 3000);
+    const paced = await phase(server, pool, { ...base, ratePerSecond: rate }, warmupMs, 2000);
     const stats = await pool.callEach(SUBSCRIBERS, 'stats', () => ({ reset: true }));
     /** @type {Record<string, number>} */
     const unexpectedCloses = {};
@@ -110,8 +112,13 @@ async function phase(server, pool, command, warmupMs, windowMs) {
   const window = watch.end();
   const run = await publishing;
   pool.relayProgressTo(undefined);
-  // Let the tail drain before the next phase.
-  await pause(300);
+  // Let the tail drain before the next phase: every publication reaches every subscriber, or time runs out.
+  const owed = before.reduce((sum, part) => sum + part.delivered, 0) + run.published * command.deliveriesPerPublish;
+  for (let waited = 0; waited < DRAIN_TIMEOUT_MS; waited += 100) {
+    const stats = await pool.callEach(SUBSCRIBERS, 'stats', () => ({ reset: false }));
+    if (stats.reduce((sum, part) => sum + part.delivered, 0) >= owed) break;
+    await pause(100);
+  }
   const deliveries = after.reduce((sum, part) => sum + part.delivered, 0) - before.reduce((sum, part) => sum + part.delivered, 0);
   return {
     published: run.published,
