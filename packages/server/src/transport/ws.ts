@@ -87,7 +87,8 @@ class WsConnection implements Connection {
   session!: Session;
   alive = true;
   closing = false;
-  corked = false;
+  /** Frames written to this socket in the current tick. */
+  writesThisTick = 0;
   readonly transport: WebSocketTransport;
   readonly #ws: WebSocket;
   readonly #socket: Socket;
@@ -116,7 +117,11 @@ class WsConnection implements Connection {
     let bytes: number;
     if (this.#direct) {
       const frame = outbound.framed(this.codec, this.codec.binary ? buildBinaryFrame : buildTextFrame);
-      if (!this.corked) this.transport.cork(this);
+      // The first frame of a tick goes straight out; from the second on, writes are held and leave
+      // together at the end of the tick (one writev instead of one syscall each).
+      const writes = this.writesThisTick++;
+      if (writes === 0) this.transport.touched(this);
+      else if (writes === 1) this.#socket.cork();
       this.#socket.write(frame);
       bytes = frame.length;
     } else {
@@ -155,9 +160,10 @@ export class WebSocketTransport {
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<WsConnection>();
   readonly #perIp = new Map<string, number>();
-  /** Sockets between the upgrade request and the accepted connection, with their remote address. */
+  /** Sockets whose token is being verified, with their remote address. */
   readonly #pending = new Map<Socket, string>();
-  #corked: WsConnection[] = [];
+  /** Connections written to in this tick (their counters are reset, and corked ones uncorked, at its end). */
+  #touched: WsConnection[] = [];
   #counted: Outbound[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
   #draining = false;
@@ -235,18 +241,16 @@ export class WebSocketTransport {
     this.#wss.close();
   }
 
-  /** Hold writes to `connection` until the end of this tick, so each socket gets one write per tick. */
-  cork(connection: WsConnection): void {
-    connection.corked = true;
-    connection.socket.cork();
-    if (this.#corked.push(connection) === 1) process.nextTick(this.#flush);
+  /** `connection` got its first frame of this tick; its counter (and cork) is reset when the tick ends. */
+  touched(connection: WsConnection): void {
+    if (this.#touched.push(connection) === 1) process.nextTick(this.#flush);
   }
 
   countOut(outbound: Outbound, bytes: number): void {
     const stats = this.#ctx.stats;
     stats.messagesOut++;
     stats.bytesOut += bytes;
-    if (outbound.deliveries++ === 0 && this.#counted.push(outbound) === 1 && this.#corked.length === 0) process.nextTick(this.#flush);
+    if (outbound.deliveries++ === 0 && this.#counted.push(outbound) === 1 && this.#touched.length === 0) process.nextTick(this.#flush);
   }
 
   slowConsumer(): void {
@@ -254,11 +258,11 @@ export class WebSocketTransport {
   }
 
   #uncorkAll(): void {
-    const corked = this.#corked;
-    this.#corked = [];
-    for (const connection of corked) {
-      connection.corked = false;
-      connection.socket.uncork();
+    const touched = this.#touched;
+    this.#touched = [];
+    for (const connection of touched) {
+      if (connection.writesThisTick > 1) connection.socket.uncork();
+      connection.writesThisTick = 0;
     }
     const counted = this.#counted;
     this.#counted = [];
@@ -325,47 +329,58 @@ export class WebSocketTransport {
       return;
     }
     this.#perIp.set(remoteAddress, fromIp + 1);
-    // Until accepted, a close of the socket (a failed handshake, a client that gives up) releases its place.
-    this.#pending.set(socket, remoteAddress);
-    socket.once('close', this.#onPendingClose);
     const token = (queryAt < 0 ? null : new URLSearchParams(target.slice(queryAt + 1)).get('token')) ?? bearerToken(req.headers.authorization);
     const authenticator = this.#ctx.authenticator;
     if (token === null || token === undefined || authenticator === undefined) {
-      this.#complete(req, socket, head, undefined);
+      this.#complete(req, socket, head, remoteAddress, undefined);
       return;
     }
+    // While the token is verified the socket holds a place; if it closes meanwhile, the place is given back.
+    this.#pending.set(socket, remoteAddress);
+    socket.once('close', this.#onPendingClose);
     authenticator.verify(token).then(
-      (identity) => this.#complete(req, socket, head, identity),
+      (identity) => {
+        if (this.#leavePending(socket)) this.#complete(req, socket, head, remoteAddress, identity);
+      },
       (error: unknown) => {
-        this.#abandon(socket);
+        if (!this.#leavePending(socket)) return;
+        this.#release(remoteAddress);
         this.#refuse(socket, 401, 'unauthorized', toSwitchyardError(error).message, remoteAddress);
       },
     );
   }
 
-  #complete(req: IncomingMessage, socket: Socket, head: Buffer, identity: Identity | undefined): void {
+  #complete(req: IncomingMessage, socket: Socket, head: Buffer, remoteAddress: string, identity: Identity | undefined): void {
     if (socket.destroyed || this.#draining) {
-      this.#abandon(socket);
+      this.#release(remoteAddress);
       socket.destroy();
       return;
     }
-    // handleUpgrade answers bad handshakes (400) itself without calling back; the pending close handler cleans up.
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, socket, identity));
+    // ws completes (or refuses, answering 400 itself) synchronously when no verifyClient is set.
+    let accepted = false;
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      accepted = true;
+      this.#accept(ws, socket, remoteAddress, identity);
+    });
+    if (!accepted) this.#release(remoteAddress);
   }
 
-  /** A socket that will not become a connection gives back its place. */
+  /** Take `socket` out of the pending set; false when it already closed (and gave back its place). */
+  #leavePending(socket: Socket): boolean {
+    if (!this.#pending.delete(socket)) return false;
+    socket.off('close', this.#onPendingClose);
+    return true;
+  }
+
+  /** A socket closed while its token was being verified: give back its place. */
   #abandon(socket: Socket): void {
     const remoteAddress = this.#pending.get(socket);
     if (remoteAddress === undefined) return;
     this.#pending.delete(socket);
-    socket.off('close', this.#onPendingClose);
     this.#release(remoteAddress);
   }
 
-  #accept(ws: WebSocket, socket: Socket, identity: Identity | undefined): void {
-    const remoteAddress = this.#pending.get(socket) ?? 'unknown';
-    this.#pending.delete(socket);
-    socket.off('close', this.#onPendingClose);
+  #accept(ws: WebSocket, socket: Socket, remoteAddress: string, identity: Identity | undefined): void {
     const stats = this.#ctx.stats;
     const connection = new WsConnection(ws, socket, remoteAddress, this);
     const session = new Session(this.#ctx.session, connection, identity);
