@@ -3,6 +3,7 @@
 // and bench/results/latest.svg. Usage: node bench/run.js [--quick] [--only idle,echo,fanout,channels,slow]
 // @ts-check
 
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +48,17 @@ const log = (line) => process.stdout.write(`[${round((Date.now() - started.getTi
 const ctx = { quick, addresses: new AddressPool(), log };
 
 const fdLimit = openFileLimit(process.pid);
+
+/** The commit the servers were built from, marked when packages/ has uncommitted changes. */
+function sourceVersion() {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'packages'], { encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${commit}+changes` : commit;
+  } catch {
+    return 'unknown';
+  }
+}
 const idleMax = Math.floor((fdLimit - FD_HEADROOM) / 1000) * 1000;
 
 /** @type {import('./lib/report.js').BenchResults} */
@@ -54,6 +66,7 @@ const results = {
   startedAt: started.toISOString(),
   finishedAt: '',
   quick,
+  source: sourceVersion(),
   machine: {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',

@@ -25,5 +25,7 @@ process.on('message', (message) => {
     process.send?.({ benchGcDone: id, heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers, rss: usage.rss, gc: collect !== undefined });
   })();
 });
-// The IPC channel must not keep a server alive that was asked to stop.
+// The IPC channel must not keep a server alive that was asked to stop, and a server whose harness
+// went away (crashed, killed) stops too instead of lingering.
 process.channel?.unref();
+process.on('disconnect', () => process.exit(0));

@@ -11,6 +11,7 @@
  * @property {string} startedAt
  * @property {string} finishedAt
  * @property {boolean} quick
+ * @property {string} [source]  git commit of the measured code
  * @property {{ cpus: number; cpuModel: string; memoryBytes: number; node: string; openFileLimit: number; loadAverageAtStart: number[] }} machine
  * @property {Record<string, import('../scenarios/idle.js').IdleResult>} idle
  * @property {Record<string, import('../scenarios/echo.js').EchoResult[]>} echo
@@ -164,6 +165,7 @@ export function renderMarkdown(results) {
   const { machine } = results;
   let text = `# Switchyard benchmark — ${results.startedAt}${results.quick ? ' (quick)' : ''}\n\n`;
   text += `${machine.cpus} × ${machine.cpuModel}, ${Math.round(machine.memoryBytes / 2 ** 30)} GiB, Node ${machine.node}, open-file limit ${machine.openFileLimit}, load average at the start ${machine.loadAverageAtStart.join(' / ')} (1 / 5 / 15 min). `;
+  if (results.source !== undefined) text += `Code: ${results.source}. `;
   text += 'Every server and every load generator runs in its own process on this machine (loopback). ';
   text += '"per CPU-s" divides by the server process\'s own user+system CPU time from /proc, so figures stay fair when the generators share the cores.\n\n';
 
