@@ -160,7 +160,7 @@ export class Switchyard extends EventEmitter<SwitchyardEvents> {
     });
     this.#metrics = createMetrics(this.stats, { channels: () => hub.channelCount, ready: () => this.ready });
     if (options.demo) {
-      this.#demo = new DemoFeed(hub, (error) => onEngineError(error, 'demo'));
+      this.#demo = new DemoFeed(hub, (error) => onEngineError(error, 'demo'), () => this.stats.connections);
       this.#demo.start();
     }
     this.#statsFeed = new StatsFeed(hub, this.stats, this.startedAt);
