@@ -19,7 +19,10 @@ export class GeneratorPool {
   delivered;
   /** Generator that publishes now and gets the fleet's progress, if any. @type {number | undefined} */
   #publisher;
-  #baseline = 0;
+  /** Delivery counts when the current publish run began. @type {number[]} */
+  #baseline = [];
+  /** Generators holding the subscribers of the current publish run. @type {number[]} */
+  #subscribers = [];
 
   /** @param {number} size */
   constructor(size) {
@@ -49,8 +52,9 @@ export class GeneratorPool {
     if (typeof reply.progress === 'number') {
       this.delivered[index] = reply.progress;
       if (this.#publisher !== undefined) {
-        const total = this.delivered.reduce((sum, value) => sum + value, 0);
-        this.#children[this.#publisher]?.send({ fleetDelivered: total - this.#baseline });
+        // The slowest generator sets the pace: an average would let one starved process fall seconds behind.
+        const slowest = Math.min(...this.#subscribers.map((i) => (this.delivered[i] ?? 0) - (this.#baseline[i] ?? 0)));
+        this.#children[this.#publisher]?.send({ fleetDelivered: slowest * this.#subscribers.length });
       }
       return;
     }
@@ -97,12 +101,14 @@ export class GeneratorPool {
   }
 
   /**
-   * Relay the fleet's deliveries (counted from now) to generator `index` while it publishes.
+   * Relay the fleet's deliveries (counted from now, paced by the slowest of the other generators,
+   * which hold the subscribers) to generator `index` while it publishes.
    * @param {number | undefined} index
    */
   relayProgressTo(index) {
     this.#publisher = index;
-    this.#baseline = this.delivered.reduce((sum, value) => sum + value, 0);
+    this.#subscribers = this.delivered.map((_, position) => position).filter((position) => position !== index);
+    this.#baseline = [...this.delivered];
   }
 
   /** Disconnect every generator (they exit on disconnect) and wait, killing stragglers after 10 s. */

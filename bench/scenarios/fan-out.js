@@ -102,6 +102,7 @@ export async function fanOutScenario(variant, ctx, spec) {
  * @returns {Promise<Phase>}
  */
 async function phase(server, pool, command, warmupMs, windowMs) {
+  const start = await pool.callEach(SUBSCRIBERS, 'stats', () => ({ reset: false }));
   pool.relayProgressTo(PUBLISHER);
   const publishing = pool.call(PUBLISHER, 'publish', { ...command, durationMs: warmupMs + windowMs + 200 });
   await pause(warmupMs);
@@ -113,7 +114,7 @@ async function phase(server, pool, command, warmupMs, windowMs) {
   const run = await publishing;
   pool.relayProgressTo(undefined);
   // Let the tail drain before the next phase: every publication reaches every subscriber, or time runs out.
-  const owed = before.reduce((sum, part) => sum + part.delivered, 0) + run.published * command.deliveriesPerPublish;
+  const owed = start.reduce((sum, part) => sum + part.delivered, 0) + run.published * command.deliveriesPerPublish;
   for (let waited = 0; waited < DRAIN_TIMEOUT_MS; waited += 100) {
     const stats = await pool.callEach(SUBSCRIBERS, 'stats', () => ({ reset: false }));
     if (stats.reduce((sum, part) => sum + part.delivered, 0) >= owed) break;
