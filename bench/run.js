@@ -124,12 +124,13 @@ async function main() {
   writeFileSync(`${directory}${stamp}${suffix}.json`, `${JSON.stringify(results, null, 2)}\n`);
   const markdown = renderMarkdown(results);
   writeFileSync(`${directory}${stamp}${suffix}.md`, markdown);
-  writeFileSync(`${directory}latest${suffix}.svg`, renderChart(results));
+  // A partial run (--only) keeps its chart beside its tables instead of replacing the full run's.
+  writeFileSync(values.only === undefined ? `${directory}latest${suffix}.svg` : `${directory}${stamp}${suffix}.svg`, renderChart(results));
   // Only a full run of every scenario speaks for the project on the docs page.
   if (!quick && values.only === undefined) {
     updatePerformancePage(fileURLToPath(new URL('../docs/performance.md', import.meta.url)), results, markdown, `../bench/results/${stamp}.md`);
   }
-  log(`wrote bench/results/${stamp}${suffix}.{json,md} and latest${suffix}.svg`);
+  log(`wrote bench/results/${stamp}${suffix}.{json,md} and a chart (.svg)`);
   process.stdout.write(`\n${markdown}`);
 }
 
