@@ -87,9 +87,10 @@ class WsConnection implements Connection {
   session!: Session;
   alive = true;
   closing = false;
-  /** Frames written to this socket in the current tick. */
-  writesThisTick = 0;
   readonly transport: WebSocketTransport;
+  /** Frames held for the end of this tick: none, one, or several (kept this way to allocate nothing for one). */
+  #queued: Buffer | Buffer[] | undefined;
+  #queuedBytes = 0;
   readonly #ws: WebSocket;
   readonly #socket: Socket;
   readonly #direct: boolean;
@@ -117,12 +118,14 @@ class WsConnection implements Connection {
     let bytes: number;
     if (this.#direct) {
       const frame = outbound.framed(this.codec, this.codec.binary ? buildBinaryFrame : buildTextFrame);
-      // The first frame of a tick goes straight out; from the second on, writes are held and leave
-      // together at the end of the tick (one writev instead of one syscall each).
-      const writes = this.writesThisTick++;
-      if (writes === 0) this.transport.touched(this);
-      else if (writes === 1) this.#socket.cork();
-      this.#socket.write(frame);
+      // Frames are held until the end of the tick, then leave in one write per socket (see flush()).
+      const queued = this.#queued;
+      if (queued === undefined) {
+        this.#queued = frame;
+        this.transport.touched(this);
+      } else if (Array.isArray(queued)) queued.push(frame);
+      else this.#queued = [queued, frame];
+      this.#queuedBytes += frame.length;
       bytes = frame.length;
     } else {
       const encoded = outbound.encoded(this.codec);
@@ -130,13 +133,31 @@ class WsConnection implements Connection {
       bytes = typeof encoded === 'string' ? encoded.length : encoded.byteLength;
     }
     this.transport.countOut(outbound, bytes);
-    if (this.#socket.writableLength > this.transport.highWaterMark) this.#slowConsumer();
+    if (this.#socket.writableLength + this.#queuedBytes > this.transport.highWaterMark) this.#slowConsumer();
     return true;
+  }
+
+  /** Write the frames held this tick: one frame as one write; several corked into one writev. */
+  flush(): void {
+    const queued = this.#queued;
+    if (queued === undefined) return;
+    this.#queued = undefined;
+    this.#queuedBytes = 0;
+    if (this.#socket.destroyed) return;
+    if (!Array.isArray(queued)) {
+      this.#socket.write(queued);
+      return;
+    }
+    this.#socket.cork();
+    for (const frame of queued) this.#socket.write(frame);
+    this.#socket.uncork();
   }
 
   close(code: number, reason: string): void {
     if (this.closing) return;
     this.closing = true;
+    // Frames queued before the close must reach the peer before the close frame.
+    this.flush();
     this.#ws.close(code, clampCloseReason(reason));
   }
 
@@ -162,14 +183,14 @@ export class WebSocketTransport {
   readonly #perIp = new Map<string, number>();
   /** Sockets whose token is being verified, with their remote address. */
   readonly #pending = new Map<Socket, string>();
-  /** Connections written to in this tick (their counters are reset, and corked ones uncorked, at its end). */
+  /** Connections with frames held for the end of this tick. */
   #touched: WsConnection[] = [];
   #counted: Outbound[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
   #draining = false;
   readonly #servers: Array<HttpServer | HttpsServer> = [];
   readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.#upgrade(req, socket as Socket, head);
-  readonly #flush = (): void => this.#uncorkAll();
+  readonly #flush = (): void => this.#flushAll();
   readonly #onPendingClose: (this: Socket) => void;
 
   constructor(ctx: TransportContext) {
@@ -221,7 +242,7 @@ export class WebSocketTransport {
     this.#draining = true;
     clearInterval(this.#heartbeat);
     for (const server of this.#servers) server.off('upgrade', this.#onUpgrade);
-    this.#uncorkAll();
+    this.#flushAll();
     if (this.#connections.size > 0) {
       const closed = new Promise<void>((resolve) => {
         const check = (): void => {
@@ -241,7 +262,7 @@ export class WebSocketTransport {
     this.#wss.close();
   }
 
-  /** `connection` got its first frame of this tick; its counter (and cork) is reset when the tick ends. */
+  /** `connection` has frames held for the end of this tick. */
   touched(connection: WsConnection): void {
     if (this.#touched.push(connection) === 1) process.nextTick(this.#flush);
   }
@@ -257,13 +278,10 @@ export class WebSocketTransport {
     this.#ctx.stats.slowConsumers++;
   }
 
-  #uncorkAll(): void {
+  #flushAll(): void {
     const touched = this.#touched;
     this.#touched = [];
-    for (const connection of touched) {
-      if (connection.writesThisTick > 1) connection.socket.uncork();
-      connection.writesThisTick = 0;
-    }
+    for (const connection of touched) connection.flush();
     const counted = this.#counted;
     this.#counted = [];
     for (const outbound of counted) {
