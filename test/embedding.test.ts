@@ -137,3 +137,23 @@ describe('Encodings', () => {
     await client.close();
   });
 });
+
+describe('Compression threshold', () => {
+  it('leaves messages under compressionThreshold uncompressed and compresses larger ones', async () => {
+    server = await startServer({ compression: true, compressionThreshold: 2000 });
+    const client = new TestClient(server.wsUrl, { perMessageDeflate: true });
+    const socket = await new Promise<Socket>((resolve) => client.ws.on('upgrade', (response) => resolve(response.socket as Socket)));
+    await client.welcome;
+    await client.request({ type: 'subscribe', channel: 't' });
+    const publish = (data: string) => fetch(`${server!.url}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ channel: 't', data }) });
+    let before = socket.bytesRead;
+    await publish('b'.repeat(1000));
+    await client.next((frame) => frame.type === 'message' && frame.offset === 1);
+    expect(socket.bytesRead - before).toBeGreaterThan(1000);
+    before = socket.bytesRead;
+    await publish('c'.repeat(5000));
+    await client.next((frame) => frame.type === 'message' && frame.offset === 2);
+    expect(socket.bytesRead - before).toBeLessThan(1000);
+    await client.close();
+  });
+});

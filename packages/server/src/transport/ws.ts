@@ -206,8 +206,13 @@ export class WebSocketTransport {
       noServer: true,
       clientTracking: false,
       maxPayload: options.maxPayload,
+      // No context takeover: ws honours `threshold` only then, and no compression window is kept per socket,
+      // so memory stays bounded; windows and memLevel are kept small for the same reason.
       perMessageDeflate: options.compression
-        ? { threshold: options.compressionThreshold, concurrencyLimit: 10, serverMaxWindowBits: 13, clientMaxWindowBits: 13, zlibDeflateOptions: { memLevel: 7, level: 3 } }
+        ? {
+          threshold: options.compressionThreshold, concurrencyLimit: 10, serverNoContextTakeover: true,
+          serverMaxWindowBits: 13, clientMaxWindowBits: 13, zlibDeflateOptions: { memLevel: 7, level: 3 },
+        }
         : false,
       handleProtocols: (protocols) => {
         if (protocols.has(SUBPROTOCOL_MSGPACK)) return SUBPROTOCOL_MSGPACK;
