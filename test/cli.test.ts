@@ -1,41 +1,16 @@
 // Integration: the built `switchyard` command — help, config layering, bad values, signals.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CLI, killAll, startCli } from './helpers/cli-process.js';
 import { TestClient } from './helpers/ws-client.js';
 
-const CLI = fileURLToPath(new URL('../packages/server/dist/cli.js', import.meta.url));
 const children: ChildProcess[] = [];
 
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-});
-
-/** Start the CLI and resolve once it logs that it listens; returns the child and its port. */
-function startCli(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`CLI did not start: ${output}`)), 15_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      for (const line of output.split('\n')) {
-        if (!line.includes('Switchyard listening')) continue;
-        const entry = JSON.parse(line) as { url: string };
-        clearTimeout(timer);
-        resolve({ child, port: Number(new URL(entry.url).port) });
-        return;
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    child.on('exit', (code) => reject(new Error(`CLI exited with ${code}: ${output}`)));
-  });
-}
+afterEach(() => killAll(children));
 
 describe('CLI', () => {
   it('--help lists every option with its default and the environment convention', () => {
@@ -65,7 +40,7 @@ describe('CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
     const config = join(dir, 'config.json');
     writeFileSync(config, JSON.stringify({ name: 'from-file', heartbeatMs: 11_000, maxPayload: 5000 }));
-    const { child, port } = await startCli(['--config', config, '--name', 'from-flag', '--no-demo', '--log-level', 'info'], { PORT: '0', HOST: '127.0.0.1', SWITCHYARD_HEARTBEAT_MS: '12000' });
+    const { child, port } = await startCli(['--config', config, '--name', 'from-flag', '--no-demo', '--log-level', 'info'], { PORT: '0', HOST: '127.0.0.1', SWITCHYARD_HEARTBEAT_MS: '12000' }, children);
     const client = await TestClient.open(`ws://127.0.0.1:${port}/ws`);
     const welcome = (await client.welcome).data as { heartbeatMs: number; server: { name: string } };
     expect(welcome.server.name).toBe('from-flag');
@@ -76,20 +51,11 @@ describe('CLI', () => {
     child.kill('SIGTERM');
   });
 
-  it('on SIGTERM closes clients with 1001 and exits 0', async () => {
-    const { child, port } = await startCli(['--port', '0', '--host', '127.0.0.1']);
+  it.each(['SIGTERM', 'SIGINT'] as const)('on %s closes clients with 1001 and exits 0', async (signal) => {
+    const { child, port } = await startCli(['--port', '0', '--host', '127.0.0.1'], {}, children);
     const client = await TestClient.open(`ws://127.0.0.1:${port}/ws`);
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    expect((await client.closed).code).toBe(1001);
-    expect(await exited).toBe(0);
-  });
-
-  it('on SIGINT shuts down the same way', async () => {
-    const { child, port } = await startCli(['--port', '0', '--host', '127.0.0.1']);
-    const client = await TestClient.open(`ws://127.0.0.1:${port}/ws`);
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    child.kill('SIGINT');
+    child.kill(signal);
     expect((await client.closed).code).toBe(1001);
     expect(await exited).toBe(0);
   });

@@ -1,14 +1,13 @@
 // Integration: three Switchyard servers sharing one real redis-server, with real WebSocket clients.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killAll, startCli, type CliProcess } from './helpers/cli-process.js';
 import { startRedis, type TestRedis } from './helpers/redis-server.js';
 import { startServer, type TestServer } from './helpers/server.js';
 import { TestClient, waitFor, type Frame } from './helpers/ws-client.js';
 
-const CLI = fileURLToPath(new URL('../packages/server/dist/cli.js', import.meta.url));
 const PRESENCE_TTL_MS = 1500;
 
 let redis: TestRedis;
@@ -47,28 +46,12 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15
 }
 
 /** Start the built CLI as a cluster node (Redis URL from `SWITCHYARD_REDIS_URL`); resolves with its port once it listens. */
-function startCliNode(): Promise<{ child: ChildProcess; port: number; nodeId: string }> {
-  const child = spawn(process.execPath, [
-    CLI, '--port', '0', '--host', '127.0.0.1', '--no-demo', '--no-dashboard',
-    '--presence-ttl-ms', String(PRESENCE_TTL_MS), '--log-level', 'info',
-  ], { env: { ...process.env, SWITCHYARD_REDIS_URL: redis.url, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`node did not start: ${output}`)), 15_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      for (const line of output.split('\n')) {
-        if (!line.includes('Switchyard listening')) continue;
-        const entry = JSON.parse(line) as { url: string; nodeId: string };
-        clearTimeout(timer);
-        resolve({ child, port: Number(new URL(entry.url).port), nodeId: entry.nodeId });
-        return;
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    child.on('exit', (code, signal) => reject(new Error(`node exited (${code ?? signal}): ${output}`)));
-  });
+function startCliNode(): Promise<CliProcess> {
+  return startCli(
+    ['--port', '0', '--host', '127.0.0.1', '--no-demo', '--no-dashboard', '--presence-ttl-ms', String(PRESENCE_TTL_MS), '--log-level', 'info'],
+    { SWITCHYARD_REDIS_URL: redis.url },
+    children,
+  );
 }
 
 beforeAll(async () => {
@@ -78,7 +61,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(clients.map((client) => client.close()));
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  killAll(children);
   await Promise.all(servers.map((server) => server.close()));
   await redis?.stop();
 });

@@ -219,16 +219,24 @@ process.on('message', (message) => {
   Promise.resolve()
     .then(() => handler(request.args))
     .then(
-      (result) => process.send?.({ rid, result }),
-      (error) => process.send?.({ rid, error: error instanceof Error ? error.message : String(error) }),
+      (result) => report({ rid, result }),
+      (error) => report({ rid, error: error instanceof Error ? error.message : String(error) }),
     );
 });
+
+/**
+ * Send to the harness while it listens; a generator outliving its harness must not crash on EPIPE.
+ * @param {object} message
+ */
+function report(message) {
+  if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
+}
 
 // Report deliveries often, so a publisher elsewhere can keep the backlog bounded.
 setInterval(() => {
   if (delivered === lastReported) return;
   lastReported = delivered;
-  process.send?.({ progress: delivered });
+  report({ progress: delivered });
 }, 20);
 
 process.on('disconnect', () => process.exit(0));

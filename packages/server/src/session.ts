@@ -59,15 +59,15 @@ export interface SessionEvents {
 /** One connected client. */
 export class Session implements Peer {
   readonly clientId: string;
-  readonly connectedAt = Date.now();
   readonly #ctx: SessionContext;
   readonly #connection: Connection;
   /** Rate limit: a token bucket kept in two numbers (one object fewer per connection). */
   #tokens: number;
-  #refilledAt = Date.now();
+  /** When the bucket was last refilled; 0 until the first message (the bucket starts full). */
+  #refilledAt = 0;
   #identity: Identity | undefined;
   #violations = 0;
-  #violationWindowStart = Date.now();
+  #violationWindowStart = 0;
   #authTimer: NodeJS.Timeout | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -176,7 +176,7 @@ export class Session implements Peer {
   /** Take one token; returns 0 when allowed, else the ms until one is available. */
   #takeToken(now: number): number {
     const { rateLimitPerSecond: rate, rateLimitBurst: burst } = this.#ctx.options;
-    this.#tokens = Math.min(burst, this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
+    if (this.#refilledAt !== 0) this.#tokens = Math.min(burst, this.#tokens + ((now - this.#refilledAt) * rate) / 1000);
     this.#refilledAt = now;
     if (this.#tokens >= 1) {
       this.#tokens -= 1;

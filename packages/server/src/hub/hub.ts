@@ -66,7 +66,6 @@ export class Hub implements EngineHandler {
   readonly #limits: HubLimits;
   readonly #observer: HubObserver;
   readonly #channels = new Map<string, LocalChannel>();
-  readonly #peers = new Set<Peer>();
   readonly #byClientId = new Map<string, Peer>();
   readonly #byUserId = new Map<string, Set<Peer>>();
   readonly #subscriptionsOf = new Map<Peer, Set<string>>();
@@ -86,7 +85,7 @@ export class Hub implements EngineHandler {
   }
 
   get peerCount(): number {
-    return this.#peers.size;
+    return this.#byClientId.size;
   }
 
   get channelCount(): number {
@@ -106,7 +105,6 @@ export class Hub implements EngineHandler {
   // ---- peers ------------------------------------------------------------------------------------
 
   addPeer(peer: Peer): void {
-    this.#peers.add(peer);
     this.#byClientId.set(peer.clientId, peer);
     if (peer.userId !== undefined) this.#indexUser(peer, peer.userId);
     this.engine.connectionOpened(peer.clientId, peer.userId);
@@ -123,7 +121,8 @@ export class Hub implements EngineHandler {
 
   /** Forget a peer: leave every channel (presence included). */
   removePeer(peer: Peer): void {
-    if (!this.#peers.delete(peer)) return;
+    // Every peer is indexed by its (unique) clientId: that index is also the list of peers.
+    if (this.#byClientId.get(peer.clientId) !== peer) return;
     this.#byClientId.delete(peer.clientId);
     if (peer.userId !== undefined) this.#unindexUser(peer, peer.userId);
     for (const channel of [...(this.#subscriptionsOf.get(peer) ?? [])]) this.#leave(peer, channel);
@@ -390,7 +389,7 @@ export class Hub implements EngineHandler {
     const outbound = new Outbound(message);
     let delivered = 0;
     if (channelName === undefined) {
-      for (const peer of this.#peers) if (peer.deliver(outbound)) delivered++;
+      for (const peer of this.#byClientId.values()) if (peer.deliver(outbound)) delivered++;
     } else {
       for (const subscription of this.#channels.get(channelName)?.subscribers.values() ?? []) {
         if (subscription.pending !== null) subscription.pending.push({ outbound, publication: undefined });
