@@ -95,6 +95,22 @@ describe('Heartbeat', () => {
     expect(await alive.request({ type: 'echo', data: 'alive' })).toMatchObject({ data: 'alive' });
     await alive.close();
   });
+
+  it('counts any frame from the peer as an answer', async () => {
+    server = await startServer({ heartbeatMs: 150 });
+    const chatty = await TestClient.open(server.wsUrl, { autoPong: false });
+    let closed = false;
+    void chatty.closed.then(() => {
+      closed = true;
+    });
+    // Five heartbeat rounds with no pong, but an echo every 50 ms.
+    for (let round = 0; round < 15 && !closed; round++) {
+      expect(await chatty.request({ type: 'echo', data: round })).toMatchObject({ data: round });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(closed).toBe(false);
+    await chatty.close();
+  });
 });
 
 describe('Graceful shutdown', () => {

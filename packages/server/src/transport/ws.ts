@@ -44,12 +44,7 @@ function destroyOnError(this: Socket): void {
 
 function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
   const connection = (this as TrackedWebSocket)[kConnection];
-  connection.alive = true;
   connection.session.receive(isBinary || !connection.codec.binary ? data : data.toString('utf8'));
-}
-
-function onPong(this: WebSocket): void {
-  (this as TrackedWebSocket)[kConnection].alive = true;
 }
 
 function ignoreError(): void {
@@ -85,7 +80,8 @@ class WsConnection implements Connection {
   readonly remoteAddress: string;
   readonly codec: Codec;
   session!: Session;
-  alive = true;
+  /** Bytes read from the socket at the last heartbeat: liveness is any byte since then (a pong, or any frame). */
+  bytesReadAtBeat = 0;
   closing = false;
   readonly transport: WebSocketTransport;
   /** Frames held for the end of this tick: none, one, or several (kept this way to allocate nothing for one). */
@@ -297,11 +293,13 @@ export class WebSocketTransport {
 
   #beat(): void {
     for (const connection of this.#connections) {
-      if (!connection.alive) {
+      // Reading the socket's byte count needs no listener per socket (a 'pong' listener costs ~100 bytes each).
+      const bytesRead = connection.socket.bytesRead;
+      if (bytesRead === connection.bytesReadAtBeat) {
         connection.terminate();
         continue;
       }
-      connection.alive = false;
+      connection.bytesReadAtBeat = bytesRead;
       connection.ws.ping();
     }
   }
@@ -383,6 +381,8 @@ export class WebSocketTransport {
     let accepted = false;
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       accepted = true;
+      // ws handles the socket's errors from here on; a second listener would cost an array per socket.
+      socket.off('error', destroyOnError);
       this.#accept(ws, socket, remoteAddress, identity);
     });
     if (!accepted) this.#release(remoteAddress);
@@ -414,9 +414,9 @@ export class WebSocketTransport {
     // Shared listeners find their connection through the socket: no closures per connection.
     (ws as TrackedWebSocket)[kConnection] = connection;
     ws.on('message', onMessage);
-    ws.on('pong', onPong);
     ws.on('error', ignoreError);
-    ws.once('close', onClose);
+    // `on`, not `once`: a WebSocket closes once, and `once` would keep a wrapper and a bound function per socket.
+    ws.on('close', onClose);
     session.open();
     this.#ctx.events.connected(session);
   }
