@@ -1,6 +1,8 @@
 // The benchmark: every scenario against Switchyard, plain `ws` and Socket.IO in one run, each server
 // in its own process, driven by the same generator processes. Writes bench/results/<time>.{json,md}
-// and bench/results/latest.svg. Usage: node bench/run.js [--quick] [--only idle,echo,fanout,channels,slow]
+// and bench/results/latest.svg. Usage: node bench/run.js [--quick] [--rounds N] [--only idle,echo,fanout,channels,slow]
+// With several rounds (3 in a full run), each scenario runs the servers in turn, round after round, and
+// every figure reported is the median of its rounds.
 // @ts-check
 
 import { execFileSync } from 'node:child_process';
@@ -12,7 +14,8 @@ import { AddressPool, round } from './lib/measure.js';
 import { machineSnapshot, openFileLimit } from './lib/proc-stats.js';
 import { renderChart } from './lib/chart.js';
 import { updatePerformancePage } from './lib/docs-page.js';
-import { renderMarkdown } from './lib/report.js';
+import { headlines, renderMarkdown } from './lib/report.js';
+import { medianOfRounds } from './lib/rounds.js';
 import { echoScenario } from './scenarios/echo.js';
 import { fanOutScenario } from './scenarios/fan-out.js';
 import { idleScenario } from './scenarios/idle.js';
@@ -37,9 +40,12 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
+    rounds: { type: 'string' },
   },
 });
 const quick = values.quick ?? false;
+const rounds = Number(values.rounds ?? (quick ? 1 : 3));
+if (!Number.isInteger(rounds) || rounds < 1 || rounds > 9) throw new Error('--rounds must be a whole number from 1 to 9');
 const only = new Set((values.only ?? 'idle,echo,fanout,channels,slow').split(','));
 const started = new Date();
 /** @param {string} line */
@@ -66,6 +72,7 @@ const results = {
   startedAt: started.toISOString(),
   finishedAt: '',
   quick,
+  rounds,
   source: sourceVersion(),
   machine: {
     cpus: cpus().length,
@@ -81,40 +88,104 @@ const results = {
   slowConsumer: {},
 };
 
+/**
+ * Run `measure` for every job (a server variant, or a variant with settings), `rounds` times over (the
+ * jobs take turns within a round, so slow drifts in the machine's load hit them alike), and return
+ * each job's results as a list by round.
+ * @template J, T
+ * @param {J[]} jobs
+ * @param {(job: J) => Promise<T>} measure
+ * @param {number} [count]
+ * @returns {Promise<T[][]>} by job, then by round
+ */
+async function inRounds(jobs, measure, count = rounds) {
+  /** @type {T[][]} */
+  const byJob = jobs.map(() => []);
+  for (let round = 0; round < count; round++) {
+    if (count > 1) log(`round ${round + 1} of ${count}`);
+    for (const [index, job] of jobs.entries()) byJob[index]?.push(await measure(job));
+  }
+  return byJob;
+}
+
+/** Per-round results, rebuilt as whole runs so that each round's ratios can be shown beside the medians. */
+/** @type {import('./lib/report.js').BenchResults[]} */
+const perRound = [];
+
+/**
+ * @param {number} round
+ * @returns {import('./lib/report.js').BenchResults}
+ */
+function roundResults(round) {
+  while (perRound.length <= round) perRound.push({ ...results, idle: {}, echo: {}, fanOut: [], slowConsumer: {} });
+  return /** @type {import('./lib/report.js').BenchResults} */ (perRound[round]);
+}
+
+/**
+ * Keep a variant's rounds: each in its round's results, their median in the run's.
+ * @template T
+ * @param {T[]} values  by round
+ * @param {(target: import('./lib/report.js').BenchResults, value: T) => void} store
+ */
+function keep(values, store) {
+  values.forEach((value, round) => store(roundResults(round), value));
+  store(results, medianOfRounds(values));
+}
+
 async function main() {
-  log(`switchyard bench${quick ? ' (quick)' : ''}: ${results.machine.cpus} CPUs, open-file limit ${fdLimit}`);
+  log(`switchyard bench${quick ? ' (quick)' : ''}: ${results.machine.cpus} CPUs, open-file limit ${fdLimit}, ${rounds} round${rounds === 1 ? '' : 's'} (figures are medians)`);
   if (only.has('idle')) {
     const levels = quick ? [1000, 5000] : [1000, 10_000, idleMax];
-    for (const variant of MAIN) results.idle[variant.label] = await idleScenario(variant, ctx, levels);
+    const measured = await inRounds(MAIN, (variant) => idleScenario(variant, ctx, levels));
+    MAIN.forEach((variant, index) => keep(measured[index] ?? [], (target, value) => { target.idle[variant.label] = value; }));
   }
   if (only.has('echo')) {
-    for (const variant of MAIN) results.echo[variant.label] = await echoScenario(variant, ctx, [1, 100]);
+    const measured = await inRounds(MAIN, (variant) => echoScenario(variant, ctx, [1, 100]));
+    MAIN.forEach((variant, index) => keep(measured[index] ?? [], (target, value) => { target.echo[variant.label] = value; }));
   }
   if (only.has('fanout')) {
     /** @type {Array<{ id: string; subscribers: number }>} */
     const sizes = quick ? [{ id: 'fanout-1k', subscribers: 1000 }] : [{ id: 'fanout-1k', subscribers: 1000 }, { id: 'fanout-10k', subscribers: 10_000 }];
     for (const size of sizes) {
       const spec = { ...size, channels: 1, publishers: 1, pacedDeliveriesPerSecond: 20_000 };
-      for (const variant of MAIN) {
-        results.fanOut.push({ scenario: size.id, server: variant.label, encoding: 'json', ...(await fanOutScenario(variant, ctx, spec)) });
-      }
-      results.fanOut.push({ scenario: size.id, server: 'switchyard', encoding: 'msgpack', ...(await fanOutScenario(VARIANTS.switchyard, ctx, { ...spec, encoding: 'msgpack' })) });
+      /** @type {Array<{ variant: ServerVariant; encoding: 'json' | 'msgpack'; deflate: boolean }>} */
+      const runs = [
+        ...MAIN.map((variant) => ({ variant, encoding: /** @type {const} */ ('json'), deflate: false })),
+        { variant: VARIANTS.switchyard, encoding: 'msgpack', deflate: false },
+      ];
       // Compression makes every socket frame for itself: 1k subscribers show its cost well enough, 10k take minutes.
-      if (size.subscribers <= 1000) {
-        results.fanOut.push({ scenario: size.id, server: VARIANTS.deflate.label, encoding: 'json', ...(await fanOutScenario(VARIANTS.deflate, ctx, { ...spec, deflate: true })) });
-      }
+      if (size.subscribers <= 1000) runs.push({ variant: VARIANTS.deflate, encoding: 'json', deflate: true });
+      const measured = await inRounds(runs, (run) => fanOutScenario(run.variant, ctx, { ...spec, encoding: run.encoding, deflate: run.deflate }));
+      runs.forEach((run, index) => keep(measured[index] ?? [], (target, value) => {
+        target.fanOut.push({ scenario: size.id, server: run.variant.label, encoding: run.encoding, ...value });
+      }));
     }
   }
   if (only.has('channels')) {
     const spec = quick
       ? { id: 'channels-2k', subscribers: 2000, channels: 200, publishers: 10, pacedDeliveriesPerSecond: 20_000 }
       : { id: 'channels-10k', subscribers: 10_000, channels: 1000, publishers: 10, pacedDeliveriesPerSecond: 20_000 };
-    for (const variant of MAIN) {
-      results.fanOut.push({ scenario: spec.id, server: variant.label, encoding: 'json', ...(await fanOutScenario(variant, ctx, spec)) });
-    }
+    const measured = await inRounds(MAIN, (variant) => fanOutScenario(variant, ctx, spec));
+    MAIN.forEach((variant, index) => keep(measured[index] ?? [], (target, value) => {
+      target.fanOut.push({ scenario: spec.id, server: variant.label, encoding: 'json', ...value });
+    }));
   }
   if (only.has('slow')) {
-    for (const variant of [VARIANTS.switchyard, VARIANTS.ws]) results.slowConsumer[variant.label] = await slowConsumerScenario(variant, ctx);
+    // A bound, not a rate: one round says whether memory stays bounded.
+    const measured = await inRounds([VARIANTS.switchyard, VARIANTS.ws], (variant) => slowConsumerScenario(variant, ctx), 1);
+    [VARIANTS.switchyard, VARIANTS.ws].forEach((variant, index) => keep(measured[index] ?? [], (target, value) => { target.slowConsumer[variant.label] = value; }));
+  }
+  if (rounds > 1) {
+    /** @type {Record<string, Array<number | null>>} */
+    const spread = {};
+    for (const round of perRound) {
+      for (const line of headlines(round)) {
+        const mine = line.values['switchyard'];
+        const theirs = line.values['ws'];
+        (spread[line.name] ??= []).push(typeof mine === 'number' && typeof theirs === 'number' && theirs !== 0 ? mine / theirs : null);
+      }
+    }
+    results.roundRatiosVsWs = spread;
   }
   results.finishedAt = new Date().toISOString();
   const directory = fileURLToPath(new URL('./results/', import.meta.url));

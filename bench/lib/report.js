@@ -11,6 +11,8 @@
  * @property {string} startedAt
  * @property {string} finishedAt
  * @property {boolean} quick
+ * @property {number} [rounds]  rounds measured; every figure is the median of its rounds
+ * @property {Record<string, Array<number | null>>} [roundRatiosVsWs]  each headline's switchyard / ws in each round
  * @property {string} [source]  git commit of the measured code
  * @property {{ cpus: number; cpuModel: string; memoryBytes: number; node: string; openFileLimit: number; loadAverageAtStart: number[] }} machine
  * @property {Record<string, import('../scenarios/idle.js').IdleResult>} idle
@@ -153,7 +155,10 @@ const row = (cells) => `| ${cells.join(' | ')} |\n`;
  * @returns {string}
  */
 function load(window) {
-  return `${window.serverCpuPercent}% / ${window.machine.cpuBusyPercent}% (${window.machine.loadavg[0]}${window.machine.stealPercent > 0 ? `, steal ${window.machine.stealPercent}%` : ''})`;
+  // Medians of an even number of rounds fall between two readings: one decimal is all these say.
+  const one = (/** @type {number | undefined} */ value) => Math.round((value ?? 0) * 10) / 10;
+  const steal = one(window.machine.stealPercent);
+  return `${one(window.serverCpuPercent)}% / ${one(window.machine.cpuBusyPercent)}% (${Math.round((window.machine.loadavg[0] ?? 0) * 100) / 100}${steal > 0 ? `, steal ${steal}%` : ''})`;
 }
 
 /**
@@ -169,15 +174,23 @@ export function renderMarkdown(results) {
   text += 'Every server and every load generator runs in its own process on this machine (loopback). ';
   text += '"per CPU-s" divides by the server process\'s own user+system CPU time from /proc, so figures stay fair when the generators share the cores.\n\n';
 
+  const rounds = results.rounds ?? 1;
+  const spread = results.roundRatiosVsWs;
+  if (rounds > 1) {
+    text += `Every figure is the **median of ${rounds} rounds**; in each round the servers ran one after another. `;
+    text += 'The column "sy / ws by round" shows each round\'s own ratio, for how far the rounds spread.\n\n';
+  }
   text += '## Headline (Switchyard against plain ws and Socket.IO)\n\n';
-  text += row(['figure', 'switchyard', 'ws', 'socket.io', 'sy / ws', 'sy / socket.io', 'target', 'met']);
-  text += row(['---', '---:', '---:', '---:', '---:', '---:', '---', '---']);
+  const header = ['figure', 'switchyard', 'ws', 'socket.io', 'sy / ws', ...(spread ? ['sy / ws by round'] : []), 'sy / socket.io', 'target', 'met'];
+  text += row(header);
+  text += row(header.map((name) => (name === 'figure' || name === 'target' || name === 'met' || name === 'sy / ws by round' ? '---' : '---:')));
   for (const line of headlines(results)) {
     const met = targetMet(line);
+    const byRound = spread?.[line.name]?.map((value) => figure(value === null ? null : Math.round(value * 100) / 100)).join(', ') ?? '';
     text += row([
       line.name,
       figure(line.values['switchyard']), figure(line.values['ws']), figure(line.values['socket.io']),
-      figure(ratio(line.values['switchyard'], line.values['ws'])), figure(ratio(line.values['switchyard'], line.values['socket.io'])),
+      figure(ratio(line.values['switchyard'], line.values['ws'])), ...(spread ? [byRound] : []), figure(ratio(line.values['switchyard'], line.values['socket.io'])),
       line.target?.description ?? '',
       met === null ? '' : met ? 'yes' : '**no**',
     ]);

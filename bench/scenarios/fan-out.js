@@ -78,7 +78,8 @@ export async function fanOutScenario(variant, ctx, spec) {
     const saturated = await phase(server, pool, { ...base, ratePerSecond: 0 }, warmupMs, ctx.quick ? 2000 : 3000);
     await pause(300);
     const rate = spec.pacedDeliveriesPerSecond / perChannel;
-    const paced = await phase(server, pool, { ...base, ratePerSecond: rate }, warmupMs, 2000);
+    // At 10k subscribers the paced rate is 2 publications a second: the window must hold enough of them for a p99.
+    const paced = await phase(server, pool, { ...base, ratePerSecond: rate }, warmupMs, ctx.quick ? 2000 : 5000);
     const stats = await pool.callEach(SUBSCRIBERS, 'stats', () => ({ reset: true }));
     /** @type {Record<string, number>} */
     const unexpectedCloses = {};
