@@ -1,6 +1,7 @@
 // Integration: Switchyard as a library — hosted on an app's own HTTP server, typed events, server-side API;
 // and the negotiated encodings (MessagePack) and permessage-deflate.
 
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { Packr, Unpackr } from 'msgpackr';
@@ -130,6 +131,14 @@ describe('Encodings', () => {
     await client.close();
   });
 
+  it('serves a client uncompressed when its deflate offer cannot bound its window', async () => {
+    server = await startServer({ compression: true });
+    const client = await TestClient.open(server.wsUrl, { perMessageDeflate: false, headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate' } });
+    expect(client.ws.extensions).toBe('');
+    expect(await client.request({ type: 'echo', data: 'x'.repeat(3000) })).toMatchObject({ data: 'x'.repeat(3000) });
+    await client.close();
+  });
+
   it('does not negotiate permessage-deflate by default', async () => {
     server = await startServer();
     const client = await TestClient.open(server.wsUrl, { perMessageDeflate: true });
@@ -139,6 +148,41 @@ describe('Encodings', () => {
 });
 
 describe('Compression threshold', () => {
+  it('gives compressing, plain and MessagePack subscribers every publication intact and in order', async () => {
+    server = await startServer({ compression: true, compressionThreshold: 64 });
+    const compressing = await Promise.all([1, 2, 3].map(() => TestClient.open(server!.wsUrl, { perMessageDeflate: true })));
+    const plain = await TestClient.open(server.wsUrl, { perMessageDeflate: false });
+    expect(compressing.map((client) => client.ws.extensions)).toEqual(['permessage-deflate', 'permessage-deflate', 'permessage-deflate']);
+    expect(plain.ws.extensions).toBe('');
+    const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+    const packed = new WebSocket(server.wsUrl, ['switchyard.v1.msgpack'], { perMessageDeflate: true });
+    const packedData: unknown[] = [];
+    const packedReady = new Promise<void>((resolve) => {
+      packed.on('message', (data: Buffer) => {
+        const frame = unpackr.unpack(data) as Record<string, unknown>;
+        if (frame['type'] === 'connection') packed.send(new Packr({ useRecords: false }).pack({ type: 'subscribe', id: 1, channel: 'mix' }));
+        if (frame['type'] === 'subscribed') resolve();
+        if (frame['type'] === 'message') packedData.push(frame['data']);
+      });
+    });
+    for (const client of [...compressing, plain]) await client.request({ type: 'subscribe', channel: 'mix' });
+    await packedReady;
+    // Short (left uncompressed), repetitive (compresses well) and random (does not) payloads, interleaved.
+    const payloads = Array.from({ length: 60 }, (_, index) =>
+      index % 3 === 0 ? `s${index}` : index % 3 === 1 ? `${index}:${'abc'.repeat(200 + index)}` : randomBytes(300 + index).toString('base64'));
+    const publisher = await TestClient.open(server.wsUrl);
+    for (const data of payloads) publisher.ws.send(JSON.stringify({ type: 'publish', channel: 'mix', data }));
+    for (const client of [...compressing, plain]) {
+      await client.next((frame) => frame.type === 'message' && frame['offset'] === payloads.length);
+      expect(client.frames.filter((frame) => frame.type === 'message').map((frame) => frame['data'])).toEqual(payloads);
+    }
+    for (let waited = 0; packedData.length < payloads.length && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(packedData).toEqual(payloads);
+    packed.close();
+    await Promise.all([...compressing, plain, publisher].map((client) => client.close()));
+  });
+
+
   it('leaves messages under compressionThreshold uncompressed and compresses larger ones', async () => {
     server = await startServer({ compression: true, compressionThreshold: 2000 });
     const client = new TestClient(server.wsUrl, { perMessageDeflate: true });

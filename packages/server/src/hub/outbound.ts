@@ -1,10 +1,19 @@
-// A server message prepared for many recipients: encoded once per codec, framed once per transport.
+// A server message prepared for many recipients: encoded once per codec, framed once per transport framing.
 
 import type { Codec, ServerMessage } from '@switchyard/protocol';
 
 /**
+ * A transport's way of framing an encoded message (such as a pre-built WebSocket frame, plain or
+ * compressed). `slot` names where an Outbound keeps the result; the hub does not know what a frame is.
+ */
+export interface Framing<T> {
+  readonly slot: 0 | 1;
+  frame(encoded: string | Uint8Array, binary: boolean): T;
+}
+
+/**
  * One outgoing message shared by every recipient. The first recipient that needs a given
- * encoding (or a transport-specific framing of it) computes it; everyone after reuses it.
+ * encoding (or a framing of it) computes it; everyone after reuses it.
  */
 export class Outbound {
   readonly message: ServerMessage;
@@ -12,8 +21,8 @@ export class Outbound {
   deliveries = 0;
   #json: string | Uint8Array | undefined;
   #msgpack: string | Uint8Array | undefined;
-  #jsonFrame: unknown;
-  #msgpackFrame: unknown;
+  /** Frames by framing slot (0, 1) for JSON, then (2, 3) for MessagePack; created by the first framing. */
+  #frames: unknown[] | undefined;
 
   constructor(message: ServerMessage) {
     this.message = message;
@@ -25,12 +34,10 @@ export class Outbound {
     return (this.#msgpack ??= codec.encode(this.message));
   }
 
-  /**
-   * The transport's framing of this message for `codec` (such as a pre-built WebSocket frame), computed once.
-   * The hub does not know what a frame is; it only keeps the slot.
-   */
-  framed<T>(codec: Codec, frame: (encoded: string | Uint8Array) => T): T {
-    if (codec.name === 'json') return (this.#jsonFrame ??= frame(this.encoded(codec))) as T;
-    return (this.#msgpackFrame ??= frame(this.encoded(codec))) as T;
+  /** `framing`'s frame of this message encoded with `codec`, computed once. */
+  framed<T>(codec: Codec, framing: Framing<T>): T {
+    const frames = (this.#frames ??= []);
+    const index = (codec.binary ? 2 : 0) + framing.slot;
+    return (frames[index] ??= framing.frame(this.encoded(codec), codec.binary)) as T;
   }
 }

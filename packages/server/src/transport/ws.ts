@@ -5,6 +5,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
 import * as wsModule from 'ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
@@ -13,7 +14,7 @@ import {
 } from '@switchyard/protocol';
 import type { Authenticator, Identity } from '../auth/identity.js';
 import { SwitchyardError, errorBody, toSwitchyardError } from '../errors.js';
-import type { Outbound } from '../hub/outbound.js';
+import type { Framing, Outbound } from '../hub/outbound.js';
 import type { SwitchyardOptions } from '../options.js';
 import { Session, type Connection, type SessionContext } from '../session.js';
 import type { Stats } from '../stats.js';
@@ -24,15 +25,39 @@ interface FrameBuilder {
 }
 const Sender = (wsModule as unknown as { Sender: FrameBuilder }).Sender;
 
-/** Build one complete unmasked server frame. */
-function buildFrame(data: string | Uint8Array, binary: boolean): Buffer {
-  const payload = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const parts = Sender.frame(payload, { fin: true, opcode: binary ? 2 : 1, mask: false, readOnly: true, rsv1: false });
+/** Build one complete unmasked server frame; `compressed` sets RSV1, which marks a permessage-deflate payload. */
+function buildFrame(payload: Buffer, binary: boolean, compressed: boolean): Buffer {
+  const parts = Sender.frame(payload, { fin: true, opcode: binary ? 2 : 1, mask: false, readOnly: true, rsv1: compressed });
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
 
-const buildTextFrame = (data: string | Uint8Array): Buffer => buildFrame(data, false);
-const buildBinaryFrame = (data: string | Uint8Array): Buffer => buildFrame(data, true);
+function payloadOf(encoded: string | Uint8Array): Buffer {
+  return typeof encoded === 'string' ? Buffer.from(encoded) : Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+}
+
+/** Frames for connections without compression. */
+const plainFraming: Framing<Buffer> = { slot: 0, frame: (encoded, binary) => buildFrame(payloadOf(encoded), binary, false) };
+
+/**
+ * permessage-deflate as this server negotiates it, whatever the client offers: no server context
+ * takeover and a 2^13 window. So every compressing connection can read the same compressed frame,
+ * which is made once per message, and no deflate stream is kept per socket.
+ */
+const DEFLATE = { windowBits: 13, memLevel: 7, level: 3 } as const;
+
+/** Frames for connections that negotiated permessage-deflate: compressed from `threshold` bytes up. */
+function deflateFraming(threshold: number): Framing<Buffer> {
+  return {
+    slot: 1,
+    frame: (encoded, binary) => {
+      const payload = payloadOf(encoded);
+      if (payload.length < threshold) return buildFrame(payload, binary, false);
+      // A sync flush ends the data with 00 00 ff ff, which RFC 7692 §7.2.1 says to leave out.
+      const deflated = deflateRawSync(payload, { ...DEFLATE, finishFlush: zlibConstants.Z_SYNC_FLUSH });
+      return buildFrame(deflated.subarray(0, deflated.length - 4), binary, true);
+    },
+  };
+}
 
 /** The connection a ws socket belongs to, so one shared listener serves every socket. */
 const kConnection = Symbol('switchyard.connection');
@@ -89,7 +114,7 @@ class WsConnection implements Connection {
   #queuedBytes = 0;
   readonly #ws: WebSocket;
   readonly #socket: Socket;
-  readonly #direct: boolean;
+  readonly #framing: Framing<Buffer>;
 
   constructor(ws: WebSocket, socket: Socket, remoteAddress: string, transport: WebSocketTransport) {
     this.#ws = ws;
@@ -97,8 +122,8 @@ class WsConnection implements Connection {
     this.remoteAddress = remoteAddress;
     this.codec = codecForSubprotocol(ws.protocol);
     this.transport = transport;
-    // With permessage-deflate each socket compresses on its own, so frames cannot be shared.
-    this.#direct = ws.extensions === '';
+    // Every frame goes straight to the socket: ws's own sender only carries pings and the close frame.
+    this.#framing = ws.extensions === '' ? plainFraming : transport.deflateFraming;
   }
 
   get ws(): WebSocket {
@@ -111,24 +136,16 @@ class WsConnection implements Connection {
 
   send(outbound: Outbound): boolean {
     if (this.closing) return false;
-    let bytes: number;
-    if (this.#direct) {
-      const frame = outbound.framed(this.codec, this.codec.binary ? buildBinaryFrame : buildTextFrame);
-      // Frames are held until the end of the tick, then leave in one write per socket (see flush()).
-      const queued = this.#queued;
-      if (queued === undefined) {
-        this.#queued = frame;
-        this.transport.touched(this);
-      } else if (Array.isArray(queued)) queued.push(frame);
-      else this.#queued = [queued, frame];
-      this.#queuedBytes += frame.length;
-      bytes = frame.length;
-    } else {
-      const encoded = outbound.encoded(this.codec);
-      this.#ws.send(encoded, { binary: this.codec.binary });
-      bytes = typeof encoded === 'string' ? encoded.length : encoded.byteLength;
-    }
-    this.transport.countOut(outbound, bytes);
+    const frame = outbound.framed(this.codec, this.#framing);
+    // Frames are held until the end of the tick, then leave in one write per socket (see flush()).
+    const queued = this.#queued;
+    if (queued === undefined) {
+      this.#queued = frame;
+      this.transport.touched(this);
+    } else if (Array.isArray(queued)) queued.push(frame);
+    else this.#queued = [queued, frame];
+    this.#queuedBytes += frame.length;
+    this.transport.countOut(outbound, frame.length);
     if (this.#socket.writableLength + this.#queuedBytes > this.transport.highWaterMark) this.#slowConsumer();
     return true;
   }
@@ -173,6 +190,7 @@ class WsConnection implements Connection {
 /** Accepts WebSocket upgrades on an HTTP(S) server and runs the connections. */
 export class WebSocketTransport {
   readonly highWaterMark: number;
+  readonly deflateFraming: Framing<Buffer>;
   readonly #ctx: TransportContext;
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<WsConnection>();
@@ -198,16 +216,18 @@ export class WebSocketTransport {
     };
     const { options } = ctx;
     this.highWaterMark = options.sendHighWaterMark;
+    this.deflateFraming = deflateFraming(options.compressionThreshold);
     this.#wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
       maxPayload: options.maxPayload,
-      // No context takeover: ws honours `threshold` only then, and no compression window is kept per socket,
-      // so memory stays bounded; windows and memLevel are kept small for the same reason.
+      // No server context takeover and a fixed window, so one compressed frame serves every client (see DEFLATE);
+      // the client's window is kept small too, which bounds the inflate memory of clients that compress.
       perMessageDeflate: options.compression
         ? {
-          threshold: options.compressionThreshold, concurrencyLimit: 10, serverNoContextTakeover: true,
-          serverMaxWindowBits: 13, clientMaxWindowBits: 13, zlibDeflateOptions: { memLevel: 7, level: 3 },
+          // ws only negotiates and inflates what clients send; frames to clients are compressed by deflateFraming.
+          concurrencyLimit: 10, serverNoContextTakeover: true,
+          serverMaxWindowBits: DEFLATE.windowBits, clientMaxWindowBits: DEFLATE.windowBits,
         }
         : false,
       handleProtocols: (protocols) => {
@@ -377,6 +397,10 @@ export class WebSocketTransport {
       socket.destroy();
       return;
     }
+    // ws refuses (400) a deflate offer that does not let the server bound the client's window; such a client
+    // is served uncompressed instead.
+    const offer = req.headers['sec-websocket-extensions'];
+    if (offer !== undefined && !offer.includes('client_max_window_bits')) delete req.headers['sec-websocket-extensions'];
     // ws completes (or refuses, answering 400 itself) synchronously when no verifyClient is set.
     let accepted = false;
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
