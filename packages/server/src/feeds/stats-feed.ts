@@ -50,11 +50,23 @@ export class StatsFeed {
       memoryRss: process.memoryUsage.rss(),
       nodeId: this.#hub.engine.nodeId,
     };
-    this.#last = { at: now, messagesIn: stats.messagesIn, messagesOut: stats.messagesOut, bytesIn: stats.bytesIn, bytesOut: stats.bytesOut };
+    this.#mark(now);
     return snapshot;
   }
 
+  /** Remember the counters at `now`: the next snapshot's rates are measured from here. */
+  #mark(now: number): void {
+    const stats = this.#stats;
+    this.#last = { at: now, messagesIn: stats.messagesIn, messagesOut: stats.messagesOut, bytesIn: stats.bytesIn, bytesOut: stats.bytesOut };
+  }
+
   #tick(): void {
+    if (!this.#hub.hasLocalSubscribers(StatsFeed.channel)) {
+      // Nobody to tell: keep only the counters that the next snapshot's rates start from.
+      this.#latest = undefined;
+      this.#mark(Date.now());
+      return;
+    }
     this.#latest = this.snapshot();
     // Each server publishes its own figures to its own subscribers: in a cluster they differ per node.
     this.#hub.publishLocal(StatsFeed.channel, this.#latest, 'update');

@@ -97,6 +97,11 @@ export class Hub implements EngineHandler {
     return [...this.#channels.values()].map((channel) => ({ channel: channel.name, subscribers: channel.subscribers.size }));
   }
 
+  /** Whether `channel` has subscribers on this server. */
+  hasLocalSubscribers(channel: string): boolean {
+    return this.#channels.has(channel);
+  }
+
   /** Register a provider of a channel's initial state, sent in `subscribed.data.state`. */
   setChannelState(channel: string, provider: () => unknown): void {
     this.#channelState.set(channel, provider);
