@@ -112,6 +112,23 @@ describe('Security › connection limits', () => {
     await Promise.all([...clients.slice(1), other].map((client) => client.close()));
   });
 
+  it('behind a trusted proxy, the limit counts the forwarded client address; a forged header from elsewhere is ignored', async () => {
+    // 127.0.0.2 plays the proxy; 127.0.0.3 is a client that forges X-Forwarded-For.
+    server = await startServer({ maxConnectionsPerIp: 2, trustedProxies: ['127.0.0.2'] });
+    const addresses: string[] = [];
+    server.server.on('connection', (client) => addresses.push(client.remoteAddress));
+    const viaProxy = (forwardedFor: string) => ({ localAddress: '127.0.0.2', headers: { 'X-Forwarded-For': forwardedFor } });
+    const first = await Promise.all([1, 2].map(() => TestClient.open(server!.wsUrl, viaProxy('203.0.113.7'))));
+    expect(await handshakeStatus(server.wsUrl, viaProxy('203.0.113.7'))).toBe(429);
+    const second = await TestClient.open(server.wsUrl, viaProxy('198.51.100.1, 203.0.113.8'));
+    expect(addresses).toEqual(['203.0.113.7', '203.0.113.7', '203.0.113.8']);
+    const forged = (n: number) => ({ localAddress: '127.0.0.3', headers: { 'X-Forwarded-For': `203.0.113.${100 + n}` } });
+    const forgers = await Promise.all([1, 2].map((n) => TestClient.open(server!.wsUrl, forged(n))));
+    expect(await handshakeStatus(server.wsUrl, forged(3))).toBe(429);
+    expect(addresses.slice(3)).toEqual(['127.0.0.3', '127.0.0.3']);
+    await Promise.all([...first, second, ...forgers].map((client) => client.close()));
+  });
+
   it('connections over the total limit get HTTP 503', async () => {
     server = await startServer({ maxConnections: 2 });
     const clients = await Promise.all([2, 3].map((n) => TestClient.open(server!.wsUrl, { localAddress: `127.0.0.${n}` })));

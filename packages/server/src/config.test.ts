@@ -35,5 +35,7 @@ describe('Config', () => {
     expect(() => resolveOptions({ colour: 'red' } as never)).toThrow(/colour/);
     expect(() => resolveOptions({ auth: 'required' })).toThrow(/needs one of jwtSecret/);
     expect(() => resolveOptions({ tlsKey: 'k.pem' })).toThrow(/tlsCert and tlsKey/);
+    expect(resolveOptions({ trustedProxies: ['10.0.0.0/8', 'loopback', '::1'] }).trustedProxies).toHaveLength(3);
+    expect(() => resolveOptions({ trustedProxies: ['not-an-address'] })).toThrow(/trustedProxies/);
   });
 });

@@ -19,7 +19,7 @@ export function toEnvName(key: string): string {
 /** Convert one text value (env or flag) to the type of option `key`; throws OptionsError naming `source`. */
 export function coerce(key: OptionKey, text: string, source: string): unknown {
   const sample = defaultOptions[key];
-  if (key === 'allowedOrigins') return text.split(',').map((origin) => origin.trim()).filter((origin) => origin.length > 0);
+  if (key === 'allowedOrigins' || key === 'trustedProxies') return text.split(',').map((entry) => entry.trim()).filter((entry) => entry.length > 0);
   if (key === 'namespaces') return parseNamespaces([text], source);
   if (typeof sample === 'number') {
     const value = Number(text);

@@ -1,5 +1,6 @@
 // Server options: one type, one frozen defaults object, one schema that refuses unknown or bad values.
 
+import proxyaddr from '@fastify/proxy-addr';
 import { z } from 'zod';
 
 /** Options of one namespace (the part of a channel name before the first `:`). */
@@ -86,6 +87,12 @@ export interface SwitchyardOptions {
   protectReadRoutes: boolean;
   /** Origins allowed to open WebSockets and call the HTTP API; `*` allows all. @default ['*'] */
   allowedOrigins: string[];
+  /**
+   * Proxies whose `X-Forwarded-For` is believed: addresses, CIDR ranges, or `loopback`, `linklocal`,
+   * `uniquelocal`. The client's address (for per-IP limits and logs) is then the last address in the
+   * header that is not a trusted proxy. Empty: the socket's peer address is the client's. @default []
+   */
+  trustedProxies: string[];
   /** TLS certificate file (PEM); with `tlsKey`, the port serves https and wss. @default undefined */
   tlsCert: string | undefined;
   /** TLS key file (PEM). @default undefined */
@@ -168,6 +175,7 @@ export const defaultOptions: Readonly<SwitchyardOptions> = Object.freeze({
   apiKey: undefined,
   protectReadRoutes: false,
   allowedOrigins: Object.freeze(['*']) as unknown as string[],
+  trustedProxies: Object.freeze([]) as unknown as string[],
   tlsCert: undefined,
   tlsKey: undefined,
   redis: undefined,
@@ -188,6 +196,16 @@ export const defaultOptions: Readonly<SwitchyardOptions> = Object.freeze({
 const positiveInt = z.number().int().positive().safe();
 const nonNegativeInt = z.number().int().nonnegative().safe();
 const optionalString = z.string().min(1).optional();
+
+/** True when proxy-addr understands every entry (it throws on an address it cannot parse). */
+function compilesAsProxyList(list: string[]): boolean {
+  try {
+    proxyaddr.compile(list);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Schema of one namespace's options. */
 export const namespaceOptionsSchema = z.strictObject({
@@ -234,6 +252,7 @@ export const optionsSchema = z.strictObject({
   apiKey: optionalString,
   protectReadRoutes: z.boolean(),
   allowedOrigins: z.array(z.string().min(1)).min(1),
+  trustedProxies: z.array(z.string().min(1)).refine(compilesAsProxyList, { message: 'each entry must be an IP address, a CIDR range, loopback, linklocal or uniquelocal' }),
   tlsCert: optionalString,
   tlsKey: optionalString,
   redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
@@ -321,6 +340,7 @@ export const optionDescriptions: Readonly<Record<keyof SwitchyardOptions, string
   apiKey: 'API key for POST /publish and /broadcast (Authorization: Bearer <key>)',
   protectReadRoutes: 'also require the API key for /status, /metrics and /channels',
   allowedOrigins: 'origins allowed for WebSocket upgrades and CORS (comma-separated; * for all)',
+  trustedProxies: 'proxies whose X-Forwarded-For gives the client address (comma-separated IPs, CIDRs, loopback)',
   tlsCert: 'TLS certificate file (PEM); serves https and wss',
   tlsKey: 'TLS private key file (PEM)',
   redis: 'Redis URL: run as a cluster node (redis://host:port)',

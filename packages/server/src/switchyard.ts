@@ -207,6 +207,8 @@ export class Switchyard extends EventEmitter<SwitchyardEvents> {
       loggerInstance: this.logger.child({ component: 'http' }),
       logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: options.maxBodyBytes,
+      // The same proxies as the WebSocket upgrades: request.ip (logs) is the client's address behind them.
+      ...(options.trustedProxies.length > 0 ? { trustProxy: options.trustedProxies } : {}),
       ...(https !== null ? { https } : {}),
       ...(serverFactory !== undefined ? { serverFactory } : {}),
       // Slow clients (slowloris) are cut off: headers must arrive within the handshake timeout.

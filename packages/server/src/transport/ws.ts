@@ -6,6 +6,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
+import proxyaddr from '@fastify/proxy-addr';
 import * as wsModule from 'ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
@@ -206,6 +207,8 @@ export class WebSocketTransport {
   readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.#upgrade(req, socket as Socket, head);
   readonly #flush = (): void => this.#flushAll();
   readonly #onPendingClose: (this: Socket) => void;
+  /** Which peers' X-Forwarded-For is believed; undefined when no proxy is trusted. */
+  readonly #trustProxy: ((address: string, hop: number) => boolean) | undefined;
 
   constructor(ctx: TransportContext) {
     this.#ctx = ctx;
@@ -217,6 +220,7 @@ export class WebSocketTransport {
     const { options } = ctx;
     this.highWaterMark = options.sendHighWaterMark;
     this.deflateFraming = deflateFraming(options.compressionThreshold);
+    this.#trustProxy = options.trustedProxies.length > 0 ? proxyaddr.compile(options.trustedProxies) : undefined;
     this.#wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -339,7 +343,7 @@ export class WebSocketTransport {
 
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const { options } = this.#ctx;
-    const remoteAddress = req.socket.remoteAddress ?? 'unknown';
+    const remoteAddress = this.#trustProxy === undefined ? (req.socket.remoteAddress ?? 'unknown') : proxyaddr(req, this.#trustProxy);
     socket.on('error', destroyOnError);
     // Split the request target by hand: a full URL parse per handshake costs more than the rest of the checks.
     const target = req.url ?? '/';
