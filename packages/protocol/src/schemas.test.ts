@@ -38,7 +38,8 @@ describe('the fast path', () => {
   const samples: unknown[] = [
     undefined, null, true, 0, -1, 1.5, 2 ** 53, Number.MAX_SAFE_INTEGER, '', 'c', 'chat:room-1', 'bad name', '$stats', 'a$b',
     'x'.repeat(64), 'x'.repeat(65), 'x'.repeat(128), 'x'.repeat(129), 'x'.repeat(255), 'x'.repeat(256), {}, { a: 1 }, [], [1],
-    { offset: 1, epoch: 'e' },
+    { offset: 1, epoch: 'e' }, { offset: -1, epoch: 'e' }, { offset: 1.5, epoch: 'e' }, { offset: 1, epoch: 'x'.repeat(65) }, { offset: 1 },
+    { offset: 1, epoch: 'e', extra: true }, { epoch: 'e', offset: 0 }, 10_000, 10_001, { name: 'n', nested: { a: [1] } }, Object.create(null) as object,
   ];
   const types = Object.keys(clientMessageSchemas) as ClientMessageType[];
   const valid: Record<ClientMessageType, Record<string, unknown>> = {
@@ -91,8 +92,10 @@ describe('the fast path', () => {
     expect(acceptsQuickly({ type: 'publish', id: 3, channel: 'chat:a', data: { text: 'hi' }, event: 'chat', key: 'k1' }, 'publish')).toBe(true);
     expect(acceptsQuickly({ type: 'echo', id: 'r1', data: 'x' }, 'echo')).toBe(true);
     expect(acceptsQuickly({ type: 'ping' }, 'ping')).toBe(true);
-    // Nested or rare shapes are zod's.
-    expect(acceptsQuickly({ type: 'subscribe', channel: 'c', since: { offset: 1, epoch: 'e' } }, 'subscribe')).toBe(false);
+    expect(acceptsQuickly({ type: 'subscribe', id: 4, channel: 'c', since: { offset: 1, epoch: 'e' }, info: { name: 'n' } }, 'subscribe')).toBe(true);
+    expect(acceptsQuickly({ type: 'history', channel: 'c', since: { offset: 0, epoch: 'e' }, limit: 10, reverse: true }, 'history')).toBe(true);
+    // Rare shapes are zod's.
+    expect(acceptsQuickly({ type: 'auth', data: { token: 't' } }, 'auth')).toBe(false);
     expect(acceptsQuickly(Object.assign(Object.create(null) as object, { type: 'ping' }), 'ping')).toBe(false);
   });
 });

@@ -93,6 +93,16 @@ const isData: FieldCheck = (value) => value !== undefined;
 const isBoolean: FieldCheck = (value) => typeof value === 'boolean';
 const isStringOf = (max: number): FieldCheck => (value) => typeof value === 'string' && value.length >= 1 && value.length <= max;
 const isChannelName: FieldCheck = (value) => isValidChannel(value);
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+const isPosition: FieldCheck = (value) => {
+  if (!isPlainObject(value)) return false;
+  for (const key in value) if (key !== 'offset' && key !== 'epoch') return false;
+  const { offset, epoch } = value;
+  return typeof offset === 'number' && Number.isSafeInteger(offset) && offset >= 0 && typeof epoch === 'string' && epoch.length <= 64;
+};
+const isInfo: FieldCheck = isPlainObject;
+const isHistoryLimit: FieldCheck = (value) => typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 && value <= 10_000;
 
 interface QuickShape {
   /** Every field the message may carry, with its check. A field not listed sends the message to zod. */
@@ -100,8 +110,13 @@ interface QuickShape {
   readonly required: readonly string[];
 }
 
-/** The types with only flat fields; the others (auth, subscribe with `since`, history) always go to zod. */
+/** The types checked here; `auth` always goes to zod. */
 const quickShapes: Partial<Record<ClientMessageType, QuickShape>> = {
+  subscribe: { fields: { type: isAnything, id: isRequestId, channel: isChannelName, since: isPosition, info: isInfo }, required: ['channel'] },
+  history: {
+    fields: { type: isAnything, id: isRequestId, channel: isChannelName, since: isPosition, limit: isHistoryLimit, reverse: isBoolean },
+    required: ['channel'],
+  },
   echo: { fields: { type: isAnything, id: isRequestId, data: isAnything }, required: [] },
   ping: { fields: { type: isAnything, id: isRequestId, data: isAnything }, required: [] },
   publish: {
