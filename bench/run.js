@@ -1,7 +1,7 @@
 // The benchmark: every scenario against Switchyard, plain `ws` and Socket.IO in one run, each server
 // in its own process, driven by the same generator processes. Writes bench/results/<time>.{json,md}
 // and bench/results/latest.svg. Usage: node bench/run.js [--quick] [--rounds N] [--only idle,echo,fanout,channels,slow]
-// With several rounds (3 in a full run), each scenario runs the servers in turn, round after round, and
+// With several rounds (5 in a full run), each scenario runs the servers in turn, round after round, and
 // every figure reported is the median of its rounds.
 // @ts-check
 
@@ -45,7 +45,7 @@ const { values } = parseArgs({
   },
 });
 const quick = values.quick ?? false;
-const rounds = Number(values.rounds ?? (quick ? 1 : 3));
+const rounds = Number(values.rounds ?? (quick ? 1 : 5));
 if (!Number.isInteger(rounds) || rounds < 1 || rounds > 9) throw new Error('--rounds must be a whole number from 1 to 9');
 const only = new Set((values.only ?? 'idle,echo,fanout,channels,slow').split(','));
 const started = new Date();
