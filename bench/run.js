@@ -17,7 +17,7 @@ import { updatePerformancePage } from './lib/docs-page.js';
 import { headlines, renderMarkdown } from './lib/report.js';
 import { medianOfRounds } from './lib/rounds.js';
 import { echoScenario } from './scenarios/echo.js';
-import { fanOutScenario } from './scenarios/fan-out.js';
+import { FanOutBench, compareFanOut, pooled } from './scenarios/fan-out.js';
 import { idleScenario } from './scenarios/idle.js';
 import { slowConsumerScenario } from './scenarios/slow-consumer.js';
 
@@ -133,6 +133,37 @@ function keep(values, store) {
   store(results, medianOfRounds(values));
 }
 
+/**
+ * Fan-out rounds: every server up at once with its clients (started one after another), then per
+ * round one saturated phase each and paced windows taking turns (`compareFanOut`).
+ * @param {Array<{ variant: ServerVariant; spec: import('./scenarios/fan-out.js').FanOutSpec & { encoding: 'json' | 'msgpack' } }>} jobs
+ * @param {{ windows: number; windowMs: number }} paced  windows per round, each this long
+ */
+async function fanOutRounds(jobs, paced) {
+  /** @type {FanOutBench[]} */
+  const benches = [];
+  try {
+    for (const job of jobs) benches.push(await FanOutBench.open(job.variant, ctx, job.spec));
+    /** @type {import('./scenarios/fan-out.js').FanOutResult[][]} by round, then by job */
+    const byRound = [];
+    /** @type {import('./scenarios/fan-out.js').PacedWindow[][]} every paced window of every round, by job */
+    const windows = jobs.map(() => []);
+    for (let round = 0; round < rounds; round++) {
+      if (rounds > 1) log(`round ${round + 1} of ${rounds}`);
+      const compared = await compareFanOut(benches, ctx, quick ? { windows: 2, windowMs: paced.windowMs } : paced);
+      byRound.push(compared.results);
+      compared.windows.forEach((mine, index) => windows[index]?.push(...mine));
+    }
+    jobs.forEach((job, index) => keep(byRound.map((results) => /** @type {import('./scenarios/fan-out.js').FanOutResult} */ (results[index])), (target, value) => {
+      // The run's paced figures pool every window of every round; a round's own row keeps its own windows.
+      const paced = target === results ? pooled(windows[index] ?? []) : value.paced;
+      target.fanOut.push({ scenario: job.spec.id, server: job.variant.label, encoding: job.spec.encoding, ...value, paced });
+    }));
+  } finally {
+    for (const bench of benches) await bench.close();
+  }
+}
+
 async function main() {
   log(`switchyard bench${quick ? ' (quick)' : ''}: ${results.machine.cpus} CPUs, open-file limit ${fdLimit}, ${rounds} round${rounds === 1 ? '' : 's'} (figures are medians)`);
   if (only.has('idle')) {
@@ -154,22 +185,18 @@ async function main() {
         ...MAIN.map((variant) => ({ variant, encoding: /** @type {const} */ ('json'), deflate: false })),
         { variant: VARIANTS.switchyard, encoding: 'msgpack', deflate: false },
       ];
-      // Compression makes every socket frame for itself: 1k subscribers show its cost well enough, 10k take minutes.
+      // Compression makes every subscriber inflate every message: 1k subscribers show its cost well enough.
       if (size.subscribers <= 1000) runs.push({ variant: VARIANTS.deflate, encoding: 'json', deflate: true });
-      const measured = await inRounds(runs, (run) => fanOutScenario(run.variant, ctx, { ...spec, encoding: run.encoding, deflate: run.deflate }));
-      runs.forEach((run, index) => keep(measured[index] ?? [], (target, value) => {
-        target.fanOut.push({ scenario: size.id, server: run.variant.label, encoding: run.encoding, ...value });
-      }));
+      // At 10k subscribers the paced load is 2 publications a second: longer windows, so each holds several.
+      const paced = size.subscribers >= 10_000 ? { windows: 2, windowMs: 2500 } : { windows: 3, windowMs: 1000 };
+      await fanOutRounds(runs.map((run) => ({ variant: run.variant, spec: { ...spec, encoding: run.encoding, deflate: run.deflate } })), paced);
     }
   }
   if (only.has('channels')) {
     const spec = quick
       ? { id: 'channels-2k', subscribers: 2000, channels: 200, publishers: 10, pacedDeliveriesPerSecond: 20_000 }
       : { id: 'channels-10k', subscribers: 10_000, channels: 1000, publishers: 10, pacedDeliveriesPerSecond: 20_000 };
-    const measured = await inRounds(MAIN, (variant) => fanOutScenario(variant, ctx, spec));
-    MAIN.forEach((variant, index) => keep(measured[index] ?? [], (target, value) => {
-      target.fanOut.push({ scenario: spec.id, server: variant.label, encoding: 'json', ...value });
-    }));
+    await fanOutRounds(MAIN.map((variant) => ({ variant, spec: { ...spec, encoding: /** @type {const} */ ('json') } })), { windows: 3, windowMs: 1000 });
   }
   if (only.has('slow')) {
     // A bound, not a rate: one round says whether memory stays bounded.

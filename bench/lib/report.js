@@ -178,6 +178,7 @@ export function renderMarkdown(results) {
   const spread = results.roundRatiosVsWs;
   if (rounds > 1) {
     text += `Every figure is the **median of ${rounds} rounds**; in each round the servers ran one after another. `;
+    text += 'Paced latencies are the exception: tail percentiles need many samples, so they pool every paced window of every round. ';
     text += 'The column "sy / ws by round" shows each round\'s own ratio, for how far the rounds spread.\n\n';
   }
   text += '## Headline (Switchyard against plain ws and Socket.IO)\n\n';
@@ -231,7 +232,7 @@ export function renderMarkdown(results) {
   if (results.fanOut.length > 0) {
     text += '\n## Fan-out and many channels\n\n';
     text += 'Saturated: one publisher (ten for many channels) with at most 8 unacknowledged publishes per connection and at most 8 deliveries owed per subscriber (averaged within the slowest generator process); ~100-byte payloads. ';
-    text += 'Paced: the same offered load for every server (20,000 deliveries/s). Latency = receive time − send time embedded in the payload, measured on every 10th subscriber.\n\n';
+    text += 'Paced: the same offered load for every server (20,000 deliveries/s), in short windows (1 s; 2.5 s at 10k subscribers) that the servers take in turn, all of them up at once with their clients connected, so that other load on the machine weighs on all alike. Latency = receive time − send time embedded in the payload, measured on every 10th subscriber.\n\n';
     text += row(['scenario', 'server', 'encoding', 'deliveries/s', 'per server CPU-s', 'p50 ms', 'p99 ms', 'max ms', 'paced p50', 'paced p99', 'paced max', 'server CPU / machine busy (load1)', 'closes']);
     text += row(['---', '---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---', '---']);
     for (const fan of results.fanOut) {

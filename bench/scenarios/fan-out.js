@@ -1,6 +1,7 @@
 // Scenarios 4 and 5: publications fanned out to many subscribers, on one channel or spread over many.
 // Two phases: saturated (as fast as a bounded window allows: throughput per server CPU-second) and
-// paced (the same offered load for every server: publish-to-deliver latency).
+// paced (the same offered load for every server: publish-to-deliver latency). Every compared server
+// stays up with its clients connected, so that their paced windows can take turns.
 // @ts-check
 
 import { GeneratorPool } from '../lib/generator-pool.js';
@@ -50,47 +51,158 @@ const BACKLOG_PER_SUBSCRIBER = 8;
 const DRAIN_TIMEOUT_MS = 8000;
 
 /**
- * @param {import('../lib/server-process.js').ServerVariant} variant
- * @param {import('../lib/fleet.js').RunContext} ctx
- * @param {FanOutSpec} spec
- * @returns {Promise<FanOutResult>}
+ * One server with its subscribers and publishers connected, kept open while the comparison runs.
+ * Several are open at once so that their paced windows can take turns (see `compareFanOut`).
  */
-export async function fanOutScenario(variant, ctx, spec) {
-  const server = await ServerProcess.start(variant);
-  const pool = new GeneratorPool(3);
-  const channels = Array.from({ length: spec.channels }, (_, index) => `${spec.id}.${index}`);
-  const perChannel = spec.subscribers / spec.channels;
-  try {
-    await openSpread(ctx, {
-      pool, generators: SUBSCRIBERS, server, total: spec.subscribers, firstIndex: 0,
-      encoding: spec.encoding, deflate: spec.deflate, channels, sampleEvery: SAMPLE_EVERY,
-    });
-    await openSpread(ctx, {
-      pool, generators: [PUBLISHER], server, total: spec.publishers, firstIndex: 0,
-      encoding: spec.encoding, deflate: spec.deflate,
-    });
-    await pause(300);
-    const base = {
-      channels, publishers: spec.publishers, window: Math.min(64, 8 * spec.publishers), deliveriesPerPublish: perChannel,
+export class FanOutBench {
+  /** @type {import('../lib/server-process.js').ServerVariant} */ variant;
+  /** @type {FanOutSpec} */ spec;
+  /** @type {ServerProcess} */ server;
+  /** @type {GeneratorPool} */ pool;
+  /** @type {Omit<import('../lib/generator.js').PublishCommand, 'durationMs' | 'ratePerSecond'>} */ base;
+
+  /**
+   * @param {import('../lib/server-process.js').ServerVariant} variant
+   * @param {FanOutSpec} spec
+   * @param {ServerProcess} server
+   * @param {GeneratorPool} pool
+   */
+  constructor(variant, spec, server, pool) {
+    this.variant = variant;
+    this.spec = spec;
+    this.server = server;
+    this.pool = pool;
+    const channels = Array.from({ length: spec.channels }, (_, index) => `${spec.id}.${index}`);
+    this.base = {
+      channels, publishers: spec.publishers, window: Math.min(64, 8 * spec.publishers), deliveriesPerPublish: spec.subscribers / spec.channels,
       maxBacklog: BACKLOG_PER_SUBSCRIBER * spec.subscribers, payloadBytes: PAYLOAD_BYTES,
     };
-    const warmupMs = ctx.quick ? 500 : 1000;
-    const saturated = await phase(server, pool, { ...base, ratePerSecond: 0 }, warmupMs, ctx.quick ? 2000 : 3000);
-    await pause(300);
-    const rate = spec.pacedDeliveriesPerSecond / perChannel;
-    // At 10k subscribers the paced rate is 2 publications a second: the window must hold enough of them for a p99.
-    const paced = await phase(server, pool, { ...base, ratePerSecond: rate }, warmupMs, ctx.quick ? 2000 : 5000);
-    const stats = await pool.callEach(SUBSCRIBERS, 'stats', () => ({ reset: true }));
-    /** @type {Record<string, number>} */
-    const unexpectedCloses = {};
-    for (const part of stats) for (const [code, count] of Object.entries(/** @type {Record<string, number>} */ (part.closes))) unexpectedCloses[code] = (unexpectedCloses[code] ?? 0) + count;
-    ctx.log(`  ${spec.id} ${variant.label}${spec.encoding === 'msgpack' ? ' msgpack' : ''}: ${saturated.perSecond}/s, ${saturated.perCpuSecond}/cpu-s, p99 ${saturated.latencyMs.p99} ms; paced p99 ${paced.latencyMs.p99} ms`);
-    await closeEverything(pool);
-    return { subscribers: spec.subscribers, channels: spec.channels, saturated, paced, unexpectedCloses };
-  } finally {
-    await pool.stop();
-    await server.stop();
   }
+
+  /**
+   * Start the server and connect every subscriber and publisher.
+   * @param {import('../lib/server-process.js').ServerVariant} variant
+   * @param {import('../lib/fleet.js').RunContext} ctx
+   * @param {FanOutSpec} spec
+   * @returns {Promise<FanOutBench>}
+   */
+  static async open(variant, ctx, spec) {
+    const server = await ServerProcess.start(variant);
+    const pool = new GeneratorPool(3);
+    const bench = new FanOutBench(variant, spec, server, pool);
+    try {
+      await openSpread(ctx, {
+        pool, generators: SUBSCRIBERS, server, total: spec.subscribers, firstIndex: 0,
+        encoding: spec.encoding, deflate: spec.deflate, channels: bench.base.channels, sampleEvery: SAMPLE_EVERY,
+      });
+      await openSpread(ctx, { pool, generators: [PUBLISHER], server, total: spec.publishers, firstIndex: 0, encoding: spec.encoding, deflate: spec.deflate });
+      await pause(300);
+      return bench;
+    } catch (error) {
+      await bench.close();
+      throw error;
+    }
+  }
+
+  /** A label for logs. */
+  get label() {
+    return `${this.spec.id} ${this.variant.label}${this.spec.encoding === 'msgpack' ? ' msgpack' : ''}`;
+  }
+
+  /**
+   * As fast as the bounded window allows: throughput per server CPU-second.
+   * @param {import('../lib/fleet.js').RunContext} ctx
+   * @returns {Promise<Phase>}
+   */
+  async saturated(ctx) {
+    const { phase: result } = await phase(this.server, this.pool, { ...this.base, ratePerSecond: 0 }, ctx.quick ? 500 : 1000, ctx.quick ? 2000 : 3000);
+    return result;
+  }
+
+  /**
+   * The same offered load for every server, for `windowMs`: publish-to-deliver latency.
+   * @param {number} warmupMs
+   * @param {number} windowMs
+   * @returns {Promise<{ phase: Phase; samples: Array<{ values: number[]; seen: number; max: number }> }>}
+   */
+  paced(warmupMs, windowMs) {
+    const rate = this.spec.pacedDeliveriesPerSecond / this.base.deliveriesPerPublish;
+    return phase(this.server, this.pool, { ...this.base, ratePerSecond: rate }, warmupMs, windowMs);
+  }
+
+  /** @returns {Promise<Record<string, number>>} close codes the subscribers saw so far */
+  async closes() {
+    const stats = await this.pool.callEach(SUBSCRIBERS, 'stats', () => ({ reset: false }));
+    /** @type {Record<string, number>} */
+    const codes = {};
+    for (const part of stats) for (const [code, count] of Object.entries(/** @type {Record<string, number>} */ (part.closes))) codes[code] = (codes[code] ?? 0) + count;
+    return codes;
+  }
+
+  async close() {
+    try {
+      await closeEverything(this.pool);
+    } finally {
+      await this.pool.stop();
+      await this.server.stop();
+    }
+  }
+}
+
+/**
+ * Every server of `benches` in turn: one saturated phase each, then `windows` paced windows each,
+ * taking turns window by window, so that whatever else loads the machine meanwhile weighs on all of
+ * them alike. A server's paced figures pool the samples of all its windows.
+ * @param {FanOutBench[]} benches
+ * @param {import('../lib/fleet.js').RunContext} ctx
+ * @param {{ windows: number; windowMs: number }} paced
+ * @returns {Promise<{ results: FanOutResult[]; windows: PacedWindow[][] }>} one result per bench, and each bench's paced windows
+ */
+export async function compareFanOut(benches, ctx, paced) {
+  /** @type {Phase[]} */
+  const saturated = [];
+  for (const bench of benches) {
+    saturated.push(await bench.saturated(ctx));
+    await pause(300);
+  }
+  /** @type {PacedWindow[][]} */
+  const windows = benches.map(() => []);
+  for (let round = 0; round < paced.windows; round++) {
+    for (const [index, bench] of benches.entries()) windows[index]?.push(await bench.paced(300, paced.windowMs));
+  }
+  /** @type {FanOutResult[]} */
+  const results = [];
+  for (const [index, bench] of benches.entries()) {
+    const mine = windows[index] ?? [];
+    const pacedPhase = pooled(mine);
+    const result = { subscribers: bench.spec.subscribers, channels: bench.spec.channels, saturated: /** @type {Phase} */ (saturated[index]), paced: pacedPhase, unexpectedCloses: await bench.closes() };
+    ctx.log(`  ${bench.label}: ${result.saturated.perSecond}/s, ${result.saturated.perCpuSecond}/cpu-s, p99 ${result.saturated.latencyMs.p99} ms; paced p99 ${result.paced.latencyMs.p99} ms (${mine.length} windows)`);
+    results.push(result);
+  }
+  return { results, windows };
+}
+
+/** @typedef {{ phase: Phase; samples: Array<{ values: number[]; seen: number; max: number }> }} PacedWindow  a paced window with its raw latency samples */
+
+/**
+ * Several windows of one server as one phase: counts and CPU summed, latency over every sample (a
+ * tail percentile is only as good as the samples behind it, so windows are pooled, not averaged).
+ * @param {PacedWindow[]} windows
+ * @returns {Phase}
+ */
+export function pooled(windows) {
+  const phases = windows.map((window) => window.phase);
+  const samples = windows.flatMap((window) => window.samples);
+  const first = /** @type {Phase} */ (phases[0]);
+  const published = phases.reduce((sum, item) => sum + item.published, 0);
+  const deliveries = phases.reduce((sum, item) => sum + item.deliveries, 0);
+  const seconds = phases.reduce((sum, item) => sum + item.window.seconds, 0);
+  const serverCpu = phases.reduce((sum, item) => sum + item.window.serverCpu, 0);
+  const window = { ...first.window, seconds: Math.round(seconds * 1000) / 1000, serverCpu: Math.round(serverCpu * 100) / 100, serverCpuPercent: seconds > 0 ? Math.round((1000 * serverCpu) / seconds) / 10 : 0 };
+  return {
+    published, deliveries, perSecond: seconds > 0 ? Math.round(deliveries / seconds) : 0, perCpuSecond: perCpuSecond(deliveries, window),
+    latencyMs: percentiles(samples), window,
+  };
 }
 
 /**
@@ -100,7 +212,7 @@ export async function fanOutScenario(variant, ctx, spec) {
  * @param {Omit<import('../lib/generator.js').PublishCommand, 'durationMs'>} command
  * @param {number} warmupMs
  * @param {number} windowMs
- * @returns {Promise<Phase>}
+ * @returns {Promise<PacedWindow>} the phase, and its raw latency samples
  */
 async function phase(server, pool, command, warmupMs, windowMs) {
   const start = await pool.callEach(SUBSCRIBERS, 'stats', () => ({ reset: false }));
@@ -122,12 +234,16 @@ async function phase(server, pool, command, warmupMs, windowMs) {
     await pause(100);
   }
   const deliveries = after.reduce((sum, part) => sum + part.delivered, 0) - before.reduce((sum, part) => sum + part.delivered, 0);
+  const samples = after.map((part) => part.latency);
   return {
-    published: run.published,
-    deliveries,
-    perSecond: Math.round(deliveries / window.seconds),
-    perCpuSecond: perCpuSecond(deliveries, window),
-    latencyMs: percentiles(after.map((part) => part.latency)),
-    window,
+    phase: {
+      published: run.published,
+      deliveries,
+      perSecond: Math.round(deliveries / window.seconds),
+      perCpuSecond: perCpuSecond(deliveries, window),
+      latencyMs: percentiles(samples),
+      window,
+    },
+    samples,
   };
 }
