@@ -2,7 +2,7 @@
 // and the negotiated encodings (MessagePack) and permessage-deflate.
 
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { Packr, Unpackr } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -131,12 +131,31 @@ describe('Encodings', () => {
     await client.close();
   });
 
-  it('serves a client uncompressed when its deflate offer cannot bound its window', async () => {
+  it('serves a client uncompressed when no deflate offer fits the server\'s parameters', async () => {
     server = await startServer({ compression: true });
-    const client = await TestClient.open(server.wsUrl, { perMessageDeflate: false, headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate' } });
-    expect(client.ws.extensions).toBe('');
-    expect(await client.request({ type: 'echo', data: 'x'.repeat(3000) })).toMatchObject({ data: 'x'.repeat(3000) });
-    await client.close();
+    // No bound on the client's window; a server window under 2^13; neither.
+    for (const offer of ['permessage-deflate', 'permessage-deflate; client_max_window_bits; server_max_window_bits=10', 'x-unknown; client_max_window_bits']) {
+      const client = await TestClient.open(server.wsUrl, { perMessageDeflate: false, headers: { 'Sec-WebSocket-Extensions': offer } });
+      expect(client.ws.extensions).toBe('');
+      expect(await client.request({ type: 'echo', data: 'x'.repeat(3000) })).toMatchObject({ data: 'x'.repeat(3000) });
+      await client.close();
+    }
+    // A later offer that fits is taken (a raw upgrade: the ws client would refuse an extension it did not configure).
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const request = httpRequest(server!.wsUrl.replace('ws:', 'http:'), {
+        headers: {
+          Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': randomBytes(16).toString('base64'),
+          'Sec-WebSocket-Extensions': 'permessage-deflate; server_max_window_bits=9, permessage-deflate; client_max_window_bits',
+        },
+      });
+      request.on('upgrade', (upgraded: IncomingMessage, socket: Socket) => {
+        socket.destroy();
+        resolve(upgraded);
+      });
+      request.on('error', reject);
+      request.end();
+    });
+    expect(response.headers['sec-websocket-extensions']).toContain('permessage-deflate');
   });
 
   it('does not negotiate permessage-deflate by default', async () => {

@@ -60,6 +60,22 @@ function deflateFraming(threshold: number): Framing<Buffer> {
   };
 }
 
+/**
+ * Whether one offered extension is a permessage-deflate offer ws can accept with DEFLATE: it must let the
+ * server bound the client's window (`client_max_window_bits`) and not ask for a server window under ours.
+ */
+function deflateOfferFits(offer: string): boolean {
+  const [name, ...params] = offer.split(';').map((part) => part.trim());
+  if (name !== 'permessage-deflate') return false;
+  let boundsClient = false;
+  for (const param of params) {
+    const [key, value] = param.split('=').map((part) => part.trim().replace(/^"|"$/g, ''));
+    if (key === 'client_max_window_bits') boundsClient = true;
+    if (key === 'server_max_window_bits' && Number(value) < DEFLATE.windowBits) return false;
+  }
+  return boundsClient;
+}
+
 /** The connection a ws socket belongs to, so one shared listener serves every socket. */
 const kConnection = Symbol('switchyard.connection');
 type TrackedWebSocket = WebSocket & { [kConnection]: WsConnection };
@@ -403,10 +419,10 @@ export class WebSocketTransport {
       socket.destroy();
       return;
     }
-    // ws refuses (400) a deflate offer that does not let the server bound the client's window; such a client
-    // is served uncompressed instead.
-    const offer = req.headers['sec-websocket-extensions'];
-    if (offer !== undefined && !offer.includes('client_max_window_bits')) delete req.headers['sec-websocket-extensions'];
+    // ws refuses (400) the upgrade when no deflate offer fits our fixed parameters; such a client is served
+    // uncompressed instead.
+    const offers = req.headers['sec-websocket-extensions'];
+    if (offers !== undefined && !offers.split(',').some(deflateOfferFits)) delete req.headers['sec-websocket-extensions'];
     // ws completes (or refuses, answering 400 itself) synchronously when no verifyClient is set.
     let accepted = false;
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
