@@ -420,8 +420,8 @@ export class WebSocketTransport {
       return;
     }
     // ws refuses (400) the upgrade when no deflate offer fits our fixed parameters; such a client is served
-    // uncompressed instead.
-    const offers = req.headers['sec-websocket-extensions'];
+    // uncompressed instead. (With compression off, ws ignores the header, and so do we.)
+    const offers = this.#ctx.options.compression ? req.headers['sec-websocket-extensions'] : undefined;
     if (offers !== undefined && !offers.split(',').some(deflateOfferFits)) delete req.headers['sec-websocket-extensions'];
     // ws completes (or refuses, answering 400 itself) synchronously when no verifyClient is set.
     let accepted = false;
