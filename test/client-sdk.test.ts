@@ -631,6 +631,18 @@ describe('SwitchyardClient', () => {
   });
 
   describe('the offline queue', () => {
+    /** A connected client whose server then went away: it is reconnecting, and queues what it is given. */
+    async function offlineWithQueue(maxQueue: number, queuePolicy: 'drop-oldest' | 'drop-newest') {
+      const first = await server();
+      const sdk = client(first.wsUrl, { maxQueue, queuePolicy });
+      await connected(sdk);
+      await first.close();
+      await until(() => sdk.state === 'reconnecting', 'reconnecting');
+      const dropped: Array<{ data: unknown; reason: string }> = [];
+      sdk.on('dropped', ({ message, reason }) => dropped.push({ data: (message as { data?: unknown }).data, reason }));
+      return { first, sdk, dropped };
+    }
+
     it('sends an in-flight publish again after a reconnect, and the server keeps it once', async () => {
       const sockets: WebSocket[] = [];
       class TrackedWebSocket extends WebSocket {
@@ -688,13 +700,7 @@ describe('SwitchyardClient', () => {
     });
 
     it('drops the oldest message when full, with a dropped event for each', async () => {
-      const first = await server();
-      const sdk = client(first.wsUrl, { maxQueue: 2, queuePolicy: 'drop-oldest' });
-      await connected(sdk);
-      await first.close();
-      await until(() => sdk.state === 'reconnecting', 'reconnecting');
-      const dropped: Array<{ data: unknown; reason: string }> = [];
-      sdk.on('dropped', ({ message, reason }) => dropped.push({ data: (message as { data?: unknown }).data, reason }));
+      const { first, sdk, dropped } = await offlineWithQueue(2, 'drop-oldest');
       const a = sdk.publish('q', 'a');
       const b = sdk.publish('q', 'b');
       const c = sdk.publish('q', 'c');
@@ -706,13 +712,7 @@ describe('SwitchyardClient', () => {
     });
 
     it('refuses the newest message when full with drop-newest, and drops the rest on disconnect()', async () => {
-      const first = await server();
-      const sdk = client(first.wsUrl, { maxQueue: 1, queuePolicy: 'drop-newest' });
-      await connected(sdk);
-      await first.close();
-      await until(() => sdk.state === 'reconnecting', 'reconnecting');
-      const dropped: Array<{ data: unknown; reason: string }> = [];
-      sdk.on('dropped', ({ message, reason }) => dropped.push({ data: (message as { data?: unknown }).data, reason }));
+      const { sdk, dropped } = await offlineWithQueue(1, 'drop-newest');
       const a = sdk.publish('q', 'a');
       const b = sdk.publish('q', 'b');
       await expect(b).rejects.toMatchObject({ code: 'queue_full' });
