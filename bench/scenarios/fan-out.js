@@ -155,7 +155,7 @@ export class FanOutBench {
  * them alike. A server's paced figures pool the samples of all its windows.
  * @param {FanOutBench[]} benches
  * @param {import('../lib/fleet.js').RunContext} ctx
- * @param {{ windows: number; windowMs: number }} paced
+ * @param {{ windows: number; windowMs: number; firstTurn: number }} paced  `firstTurn` numbers this call's first turn (see `turnOrder`)
  * @returns {Promise<{ results: FanOutResult[]; windows: PacedWindow[][] }>} one result per bench, and each bench's paced windows
  */
 export async function compareFanOut(benches, ctx, paced) {
@@ -167,8 +167,10 @@ export async function compareFanOut(benches, ctx, paced) {
   }
   /** @type {PacedWindow[][]} */
   const windows = benches.map(() => []);
-  for (let round = 0; round < paced.windows; round++) {
-    for (const [index, bench] of benches.entries()) windows[index]?.push(await bench.paced(300, paced.windowMs));
+  for (let turn = 0; turn < paced.windows; turn++) {
+    for (const index of turnOrder(benches.length, paced.firstTurn + turn)) {
+      windows[index]?.push(await (/** @type {FanOutBench} */ (benches[index])).paced(300, paced.windowMs));
+    }
   }
   /** @type {FanOutResult[]} */
   const results = [];
@@ -180,6 +182,19 @@ export async function compareFanOut(benches, ctx, paced) {
     results.push(result);
   }
   return { results, windows };
+}
+
+/**
+ * The order in which `count` servers take paced turn number `turn`: rotated by one each turn and
+ * reversed every other turn, so that no server always goes first or always follows the same one
+ * (a server's clients may still be draining, or its generator collecting garbage, as the next begins).
+ * @param {number} count
+ * @param {number} turn
+ * @returns {number[]}
+ */
+export function turnOrder(count, turn) {
+  const order = Array.from({ length: count }, (_, index) => (index + turn) % count);
+  return turn % 2 === 1 ? order.reverse() : order;
 }
 
 /** @typedef {{ phase: Phase; samples: Array<{ values: number[]; seen: number; max: number }> }} PacedWindow  a paced window with its raw latency samples */
