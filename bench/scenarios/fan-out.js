@@ -185,15 +185,17 @@ export async function compareFanOut(benches, ctx, paced) {
 }
 
 /**
- * The order in which `count` servers take paced turn number `turn`: rotated by one each turn and
- * reversed every other turn, so that no server always goes first or always follows the same one
- * (a server's clients may still be draining, or its generator collecting garbage, as the next begins).
+ * The order in which `count` servers take paced turn number `turn`: turns come in pairs, one order
+ * and then its reverse, and each pair rotates by one. Over 2 × count turns every server goes first
+ * twice, and none always follows the same neighbour (whose clients may still be draining, or whose
+ * generator may be collecting garbage, as the next window begins).
  * @param {number} count
  * @param {number} turn
  * @returns {number[]}
  */
 export function turnOrder(count, turn) {
-  const order = Array.from({ length: count }, (_, index) => (index + turn) % count);
+  const rotation = Math.floor(turn / 2);
+  const order = Array.from({ length: count }, (_, index) => (index + rotation) % count);
   return turn % 2 === 1 ? order.reverse() : order;
 }
 
