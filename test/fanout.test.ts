@@ -111,6 +111,28 @@ describe('Heartbeat', () => {
     expect(closed).toBe(false);
     await chatty.close();
   });
+
+  it('spreads the pings of one period over it, and still checks every peer once a period', async () => {
+    // 1 s is four slots of 250 ms: eight peers fall two to a slot, so their pings come at four moments.
+    server = await startServer({ heartbeatMs: 1000 });
+    const peers = await Promise.all(Array.from({ length: 8 }, () => TestClient.open(server!.wsUrl)));
+    const dead = await TestClient.open(server.wsUrl, { autoPong: false });
+    const start = Date.now();
+    const pings = peers.map((peer) => {
+      const times: number[] = [];
+      peer.ws.on('ping', () => times.push(Date.now() - start));
+      return times;
+    });
+    expect((await dead.closed).code).toBe(1006);
+    await new Promise((resolve) => setTimeout(resolve, 2200 - (Date.now() - start)));
+    for (const times of pings) expect(times.length).toBeGreaterThanOrEqual(2);
+    const first = pings.map((times) => times[0]!).sort((a, b) => a - b);
+    // Moments more than 100 ms apart: all in one sweep would be one moment.
+    const moments = first.filter((time, index) => index === 0 || time - first[index - 1]! > 100).length;
+    expect(moments).toBeGreaterThanOrEqual(3);
+    for (const peer of peers) expect(await peer.request({ type: 'echo', data: 'alive' })).toMatchObject({ data: 'alive' });
+    await Promise.all(peers.map((peer) => peer.close()));
+  });
 });
 
 describe('Graceful shutdown', () => {

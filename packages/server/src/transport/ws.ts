@@ -98,6 +98,14 @@ function onClose(this: WebSocket, code: number, reason: Buffer): void {
   connection.transport.disconnected(connection, code, reason);
 }
 
+/**
+ * The heartbeat visits connections in slots: every connection belongs to one, and one slot is visited
+ * about every BEAT_SLOT_MS, so each connection is still checked once per heartbeat period, but no tick
+ * pings every socket at once (10k pings in one go hold the event loop for over 100 ms).
+ */
+const BEAT_SLOT_MS = 250;
+const MAX_BEAT_SLOTS = 240;
+
 /** Time a slow consumer gets to read its close frame before its socket is destroyed. */
 const SLOW_CONSUMER_GRACE_MS = 1000;
 
@@ -124,6 +132,8 @@ class WsConnection implements Connection {
   session!: Session;
   /** Bytes read from the socket at the last heartbeat: liveness is any byte since then (a pong, or any frame). */
   bytesReadAtBeat = 0;
+  /** The heartbeat slot this connection belongs to (see BEAT_SLOT_MS). */
+  beatSlot = 0;
   closing = false;
   readonly transport: WebSocketTransport;
   /** Frames held for the end of this tick: none, one, or several (kept this way to allocate nothing for one). */
@@ -210,7 +220,11 @@ export class WebSocketTransport {
   readonly deflateFraming: Framing<Buffer>;
   readonly #ctx: TransportContext;
   readonly #wss: WebSocketServer;
-  readonly #connections = new Set<WsConnection>();
+  /** Open connections, in heartbeat slots (see BEAT_SLOT_MS). */
+  readonly #slots: Array<Set<WsConnection>>;
+  #size = 0;
+  #nextSlot = 0;
+  #beatTurn = 0;
   readonly #perIp = new Map<string, number>();
   /** Sockets whose token is being verified, with their remote address. */
   readonly #pending = new Map<Socket, string>();
@@ -236,6 +250,8 @@ export class WebSocketTransport {
     const { options } = ctx;
     this.highWaterMark = options.sendHighWaterMark;
     this.deflateFraming = deflateFraming(options.compressionThreshold);
+    const slots = Math.min(MAX_BEAT_SLOTS, Math.max(1, Math.floor(options.heartbeatMs / BEAT_SLOT_MS)));
+    this.#slots = Array.from({ length: slots }, () => new Set<WsConnection>());
     this.#trustProxy = options.trustedProxies.length > 0 ? proxyaddr.compile(options.trustedProxies) : undefined;
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -262,12 +278,17 @@ export class WebSocketTransport {
 
   /** Connections open now. */
   get size(): number {
-    return this.#connections.size;
+    return this.#size;
+  }
+
+  /** Every open connection. */
+  *#connections(): Generator<WsConnection> {
+    for (const slot of this.#slots) yield* slot;
   }
 
   /** Sessions of every open connection. */
   sessions(): Session[] {
-    return [...this.#connections].map((connection) => connection.session);
+    return Array.from(this.#connections(), (connection) => connection.session);
   }
 
   /** Serve WebSocket upgrades on `server` (at `options.path`). */
@@ -275,7 +296,7 @@ export class WebSocketTransport {
     server.on('upgrade', this.#onUpgrade);
     this.#servers.push(server);
     if (this.#heartbeat === undefined) {
-      this.#heartbeat = setInterval(() => this.#beat(), this.#ctx.options.heartbeatMs);
+      this.#heartbeat = setInterval(() => this.#beat(), this.#ctx.options.heartbeatMs / this.#slots.length);
       this.#heartbeat.unref();
     }
   }
@@ -286,21 +307,21 @@ export class WebSocketTransport {
     clearInterval(this.#heartbeat);
     for (const server of this.#servers) server.off('upgrade', this.#onUpgrade);
     this.#flushAll();
-    if (this.#connections.size > 0) {
+    if (this.#size > 0) {
       const closed = new Promise<void>((resolve) => {
         const check = (): void => {
-          if (this.#connections.size === 0) resolve();
+          if (this.#size === 0) resolve();
         };
-        for (const connection of this.#connections) connection.ws.once('close', () => queueMicrotask(check));
+        for (const connection of this.#connections()) connection.ws.once('close', () => queueMicrotask(check));
       });
-      for (const connection of this.#connections) connection.close(CloseCodes.GOING_AWAY, 'server going away');
+      for (const connection of this.#connections()) connection.close(CloseCodes.GOING_AWAY, 'server going away');
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, this.#ctx.options.shutdownTimeoutMs);
       });
       await Promise.race([closed, timeout]);
       clearTimeout(timer);
-      for (const connection of this.#connections) connection.terminate();
+      for (const connection of this.#connections()) connection.terminate();
     }
     this.#wss.close();
   }
@@ -333,8 +354,11 @@ export class WebSocketTransport {
     }
   }
 
+  /** Visit the next heartbeat slot: each connection once per heartbeat period. */
   #beat(): void {
-    for (const connection of this.#connections) {
+    const slot = this.#slots[this.#beatTurn] ?? new Set<WsConnection>();
+    this.#beatTurn = (this.#beatTurn + 1) % this.#slots.length;
+    for (const connection of slot) {
       // Reading the socket's byte count needs no listener per socket (a 'pong' listener costs ~100 bytes each).
       const bytesRead = connection.socket.bytesRead;
       if (bytesRead === connection.bytesReadAtBeat) {
@@ -382,7 +406,7 @@ export class WebSocketTransport {
       this.#refuse(socket, 503, 'unavailable', 'server is shutting down', remoteAddress);
       return;
     }
-    if (this.#connections.size + this.#pending.size >= options.maxConnections) {
+    if (this.#size + this.#pending.size >= options.maxConnections) {
       this.#refuse(socket, 503, 'unavailable', 'server connection limit reached', remoteAddress);
       return;
     }
@@ -454,8 +478,10 @@ export class WebSocketTransport {
     const connection = new WsConnection(ws, socket, remoteAddress, this);
     const session = new Session(this.#ctx.session, connection, identity);
     connection.session = session;
-    this.#connections.add(connection);
-    stats.connections = this.#connections.size;
+    connection.beatSlot = this.#nextSlot;
+    this.#nextSlot = (this.#nextSlot + 1) % this.#slots.length;
+    this.#slots[connection.beatSlot]?.add(connection);
+    stats.connections = ++this.#size;
     stats.connectionsTotal++;
     // Shared listeners find their connection through the socket: no closures per connection.
     (ws as TrackedWebSocket)[kConnection] = connection;
@@ -471,9 +497,9 @@ export class WebSocketTransport {
   disconnected(connection: WsConnection, code: number, reason: Buffer): void {
     const stats = this.#ctx.stats;
     connection.closing = true;
-    this.#connections.delete(connection);
+    if (this.#slots[connection.beatSlot]?.delete(connection) === true) this.#size--;
     this.#release(connection.remoteAddress);
-    stats.connections = this.#connections.size;
+    stats.connections = this.#size;
     stats.countClose(code);
     connection.session.closed();
     this.#ctx.events.disconnected(connection.session, code, reason.toString());
