@@ -232,7 +232,7 @@ export function renderMarkdown(results) {
   if (results.fanOut.length > 0) {
     text += '\n## Fan-out and many channels\n\n';
     text += 'Saturated: one publisher (ten for many channels) with at most 8 unacknowledged publishes per connection and at most 8 deliveries owed per subscriber (averaged within the slowest generator process); ~100-byte payloads. ';
-    text += 'Paced: the same offered load for every server (20,000 deliveries/s), in short windows (1 s, 3 per round; 2.5 s, 6 per round at 10k subscribers) that the servers take in turn, in an order that rotates and reverses from turn to turn, all of them up at once with their clients connected, so that other load on the machine weighs on all alike. Latency = receive time − send time embedded in the payload, measured on every 10th subscriber.\n\n';
+    text += 'Paced: the same offered load for every server (20,000 deliveries/s), in short windows (1 s; 2.5 s at 10k subscribers; 6 of them per round) that the servers take in turn, in an order that rotates and reverses from turn to turn, all of them up at once with their clients connected, so that other load on the machine weighs on all alike. Latency = receive time − send time embedded in the payload, measured on every 10th subscriber.\n\n';
     text += row(['scenario', 'server', 'encoding', 'deliveries/s', 'per server CPU-s', 'p50 ms', 'p99 ms', 'max ms', 'paced p50', 'paced p99', 'paced max', 'server CPU / machine busy (load1)', 'closes']);
     text += row(['---', '---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---', '---']);
     for (const fan of results.fanOut) {
