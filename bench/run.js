@@ -134,6 +134,13 @@ function keep(values, store) {
 }
 
 /**
+ * Paced windows per server per round in the fan-out scenarios. A p99 is the worst 1 % of a server's paced
+ * time: with 15 s of it in a run, one 150 ms stall of the machine (CPU steal, a generator's GC) decides it;
+ * six windows give 30 s (75 s at 10k subscribers).
+ */
+const PACED_WINDOWS = 6;
+
+/**
  * Fan-out rounds: every server up at once with its clients (started one after another), then per
  * round one saturated phase each and paced windows taking turns (`compareFanOut`).
  * @param {Array<{ variant: ServerVariant; spec: import('./scenarios/fan-out.js').FanOutSpec & { encoding: 'json' | 'msgpack' } }>} jobs
@@ -188,10 +195,8 @@ async function main() {
       ];
       // Compression makes every subscriber inflate every message: 1k subscribers show its cost well enough.
       if (size.subscribers <= 1000) runs.push({ variant: VARIANTS.deflate, encoding: 'json', deflate: true });
-      // At 10k subscribers the paced load is 2 publications a second: longer windows, so each holds several. Six
-      // windows per round at both sizes: a p99 is the worst 1 % of a server's paced time, so with 15 s of it one
-      // 150 ms stall of the machine (CPU steal, a generator's GC) decides it; 30 s (1k) and 75 s (10k) dilute that.
-      const paced = size.subscribers >= 10_000 ? { windows: 6, windowMs: 2500 } : { windows: 6, windowMs: 1000 };
+      // At 10k subscribers the paced load is 2 publications a second: longer windows, so each holds several.
+      const paced = { windows: PACED_WINDOWS, windowMs: size.subscribers >= 10_000 ? 2500 : 1000 };
       await fanOutRounds(runs.map((run) => ({ variant: run.variant, spec: { ...spec, encoding: run.encoding, deflate: run.deflate } })), paced);
     }
   }
@@ -199,7 +204,7 @@ async function main() {
     const spec = quick
       ? { id: 'channels-2k', subscribers: 2000, channels: 200, publishers: 10, pacedDeliveriesPerSecond: 20_000 }
       : { id: 'channels-10k', subscribers: 10_000, channels: 1000, publishers: 10, pacedDeliveriesPerSecond: 20_000 };
-    await fanOutRounds(MAIN.map((variant) => ({ variant, spec: { ...spec, encoding: /** @type {const} */ ('json') } })), { windows: 6, windowMs: 1000 });
+    await fanOutRounds(MAIN.map((variant) => ({ variant, spec: { ...spec, encoding: /** @type {const} */ ('json') } })), { windows: PACED_WINDOWS, windowMs: 1000 });
   }
   if (only.has('slow')) {
     // A bound, not a rate: one round says whether memory stays bounded.
