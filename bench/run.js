@@ -30,6 +30,9 @@ const VARIANTS = {
   socketio: { kind: 'socketio', label: 'socket.io' },
   // The threshold is lowered so that the bench's ~100-byte publications really are compressed.
   deflate: { kind: 'switchyard', label: 'switchyard+deflate', flags: ['--compression', '--compression-threshold', '64'] },
+  // A second, identical plain-`ws` server: how far two runs of the same server differ is the resolution of
+  // every latency ratio in the same scenario (see CONTROL in lib/report.js).
+  control: { kind: 'ws', label: 'ws (control)' },
 };
 /** @type {ServerVariant[]} */
 const MAIN = [VARIANTS.switchyard, VARIANTS.ws, VARIANTS.socketio];
@@ -136,15 +139,22 @@ function keep(values, store) {
 /**
  * Paced windows per server per round in the fan-out scenarios. A p99 is the worst 1 % of a server's paced
  * time: with 15 s of it in a run, one 150 ms stall of the machine (CPU steal, a generator's GC) decides it;
- * six windows give 30 s (75 s at 10k subscribers).
+ * six windows give 30 s.
  */
 const PACED_WINDOWS = 6;
+/**
+ * At 10k subscribers the servers take the paced load one publication at a time (30 turns each per round,
+ * 150 publications in a full run), each followed by SINGLE_GAP_MS for it to reach every subscriber: two
+ * servers measured a publication apart see the same machine, where windows of 2.5 s saw different stalls.
+ */
+const SINGLE_TURNS = 30;
+const SINGLE_GAP_MS = 400;
 
 /**
  * Fan-out rounds: every server up at once with its clients (started one after another), then per
- * round one saturated phase each and paced windows taking turns (`compareFanOut`).
+ * round one saturated phase each and the paced load in turns (`compareFanOut`).
  * @param {Array<{ variant: ServerVariant; spec: import('./scenarios/fan-out.js').FanOutSpec & { encoding: 'json' | 'msgpack' } }>} jobs
- * @param {{ windows: number; windowMs: number }} paced  windows per round, each this long
+ * @param {{ turns: number; take: import('./scenarios/fan-out.js').PacedTurns['take'] }} paced  turns per round, and what a server takes in each
  */
 async function fanOutRounds(jobs, paced) {
   /** @type {FanOutBench[]} */
@@ -157,8 +167,8 @@ async function fanOutRounds(jobs, paced) {
     const windows = jobs.map(() => []);
     for (let round = 0; round < rounds; round++) {
       if (rounds > 1) log(`round ${round + 1} of ${rounds}`);
-      const windowsPerRound = quick ? 2 : paced.windows;
-      const compared = await compareFanOut(benches, ctx, { windows: windowsPerRound, windowMs: paced.windowMs, firstTurn: round * windowsPerRound });
+      const turns = quick ? 2 : paced.turns;
+      const compared = await compareFanOut(benches, ctx, { turns, take: paced.take, firstTurn: round * turns });
       byRound.push(compared.results);
       compared.windows.forEach((mine, index) => windows[index]?.push(...mine));
     }
@@ -171,6 +181,11 @@ async function fanOutRounds(jobs, paced) {
     for (const bench of benches) await bench.close();
   }
 }
+
+/** @param {FanOutBench} bench */
+const pacedWindow = (bench) => bench.paced(300, 1000);
+/** @param {FanOutBench} bench */
+const singlePublication = (bench) => bench.single(SINGLE_GAP_MS);
 
 async function main() {
   log(`switchyard bench${quick ? ' (quick)' : ''}: ${results.machine.cpus} CPUs, open-file limit ${fdLimit}, ${rounds} round${rounds === 1 ? '' : 's'} (figures are medians)`);
@@ -190,13 +205,13 @@ async function main() {
       const spec = { ...size, channels: 1, publishers: 1, pacedDeliveriesPerSecond: 20_000 };
       /** @type {Array<{ variant: ServerVariant; encoding: 'json' | 'msgpack'; deflate: boolean }>} */
       const runs = [
-        ...MAIN.map((variant) => ({ variant, encoding: /** @type {const} */ ('json'), deflate: false })),
+        ...[...MAIN, VARIANTS.control].map((variant) => ({ variant, encoding: /** @type {const} */ ('json'), deflate: false })),
         { variant: VARIANTS.switchyard, encoding: 'msgpack', deflate: false },
       ];
       // Compression makes every subscriber inflate every message: 1k subscribers show its cost well enough.
       if (size.subscribers <= 1000) runs.push({ variant: VARIANTS.deflate, encoding: 'json', deflate: true });
-      // At 10k subscribers the paced load is 2 publications a second: longer windows, so each holds several.
-      const paced = { windows: PACED_WINDOWS, windowMs: size.subscribers >= 10_000 ? 2500 : 1000 };
+      // At 10k subscribers the paced load is 2 publications a second, so a window holds few: turns of one publication.
+      const paced = size.subscribers >= 10_000 ? { turns: SINGLE_TURNS, take: singlePublication } : { turns: PACED_WINDOWS, take: pacedWindow };
       await fanOutRounds(runs.map((run) => ({ variant: run.variant, spec: { ...spec, encoding: run.encoding, deflate: run.deflate } })), paced);
     }
   }
@@ -204,7 +219,8 @@ async function main() {
     const spec = quick
       ? { id: 'channels-2k', subscribers: 2000, channels: 200, publishers: 10, pacedDeliveriesPerSecond: 20_000 }
       : { id: 'channels-10k', subscribers: 10_000, channels: 1000, publishers: 10, pacedDeliveriesPerSecond: 20_000 };
-    await fanOutRounds(MAIN.map((variant) => ({ variant, spec: { ...spec, encoding: /** @type {const} */ ('json') } })), { windows: PACED_WINDOWS, windowMs: 1000 });
+    const variants = [...MAIN, VARIANTS.control];
+    await fanOutRounds(variants.map((variant) => ({ variant, spec: { ...spec, encoding: /** @type {const} */ ('json') } })), { turns: PACED_WINDOWS, take: pacedWindow });
   }
   if (only.has('slow')) {
     // A bound, not a rate: one round says whether memory stays bounded.

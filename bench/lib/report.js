@@ -31,7 +31,9 @@
  * @property {{ vsWs?: number; vsSocketIo?: number; description: string }} [target]
  */
 
-const SERVERS = ['switchyard', 'ws', 'socket.io'];
+/** The label of the second plain-`ws` server in the fan-out scenarios (see `control` in run.js). */
+export const CONTROL = 'ws (control)';
+const SERVERS = ['switchyard', 'ws', 'socket.io', CONTROL];
 
 /**
  * @param {BenchResults} results
@@ -145,6 +147,32 @@ export function targetMet(line) {
 }
 
 /**
+ * The "met" cell: yes, no, or a miss no larger than the gap between the two identical `ws` servers.
+ * @param {Headline} line
+ * @returns {string}
+ */
+function verdict(line) {
+  const met = targetMet(line);
+  if (met === null) return '';
+  if (met) return 'yes';
+  return withinControl(line) ? '**no** (within the control\'s spread)' : '**no**';
+}
+
+/**
+ * Whether Switchyard's miss of a `ws` target is no larger than the control's own distance from `ws`
+ * (the same server measured twice): Switchyard then lies between the two, or on the control's side.
+ * @param {Headline} line
+ * @returns {boolean}
+ */
+export function withinControl(line) {
+  const target = line.target?.vsWs;
+  const mine = ratio(line.values['switchyard'], line.values['ws']);
+  const control = ratio(line.values[CONTROL], line.values['ws']);
+  if (target === undefined || mine === null || control === null) return false;
+  return line.lowerIsBetter ? mine <= Math.max(target, control) : mine >= Math.min(target, control);
+}
+
+/**
  * @param {string[]} cells
  * @returns {string}
  */
@@ -182,18 +210,24 @@ export function renderMarkdown(results) {
     text += 'The column "sy / ws by round" shows each round\'s own ratio, for how far the rounds spread.\n\n';
   }
   text += '## Headline (Switchyard against plain ws and Socket.IO)\n\n';
-  const header = ['figure', 'switchyard', 'ws', 'socket.io', 'sy / ws', ...(spread ? ['sy / ws by round'] : []), 'sy / socket.io', 'target', 'met'];
+  const lines = headlines(results);
+  const controlled = lines.some((line) => line.values[CONTROL] !== null);
+  if (controlled) {
+    text += `The fan-out scenarios also run a second, identical plain-ws server ("${CONTROL}"). Column "control / ws" is how far two runs of the same server land apart in the same run: a Switchyard / ws ratio that close to 1.0 is inside what this machine can resolve. A target missed by no more than that says "no (within the control's spread)".\n\n`;
+  }
+  const header = ['figure', 'switchyard', 'ws', 'socket.io', 'sy / ws', ...(spread ? ['sy / ws by round'] : []), ...(controlled ? ['control / ws'] : []), 'sy / socket.io', 'target', 'met'];
   text += row(header);
   text += row(header.map((name) => (name === 'figure' || name === 'target' || name === 'met' || name === 'sy / ws by round' ? '---' : '---:')));
-  for (const line of headlines(results)) {
-    const met = targetMet(line);
+  for (const line of lines) {
     const byRound = spread?.[line.name]?.map((value) => figure(value === null ? null : Math.round(value * 100) / 100)).join(', ') ?? '';
     text += row([
       line.name,
       figure(line.values['switchyard']), figure(line.values['ws']), figure(line.values['socket.io']),
-      figure(ratio(line.values['switchyard'], line.values['ws'])), ...(spread ? [byRound] : []), figure(ratio(line.values['switchyard'], line.values['socket.io'])),
+      figure(ratio(line.values['switchyard'], line.values['ws'])), ...(spread ? [byRound] : []),
+      ...(controlled ? [figure(ratio(line.values[CONTROL], line.values['ws']))] : []),
+      figure(ratio(line.values['switchyard'], line.values['socket.io'])),
       line.target?.description ?? '',
-      met === null ? '' : met ? 'yes' : '**no**',
+      verdict(line),
     ]);
   }
 
@@ -232,7 +266,7 @@ export function renderMarkdown(results) {
   if (results.fanOut.length > 0) {
     text += '\n## Fan-out and many channels\n\n';
     text += 'Saturated: one publisher (ten for many channels) with at most 8 unacknowledged publishes per connection and at most 8 deliveries owed per subscriber (averaged within the slowest generator process); ~100-byte payloads. ';
-    text += 'Paced: the same offered load for every server (20,000 deliveries/s), in short windows (1 s; 2.5 s at 10k subscribers; 6 of them per round) that the servers take in turn, in an order that rotates and reverses from turn to turn, all of them up at once with their clients connected, so that other load on the machine weighs on all alike. Latency = receive time − send time embedded in the payload, measured on every 10th subscriber.\n\n';
+    text += 'Paced: the same offered load for every server, in turns that the servers take one after another, in an order that rotates and reverses from turn to turn, all of them up at once with their clients connected, so that other load on the machine weighs on all alike. A turn is a 1 s window at 20,000 deliveries/s (6 per round); at 10k subscribers it is a single publication and 400 ms for it to reach everyone (30 per round). Latency = receive time − send time embedded in the payload, measured on every 10th subscriber.\n\n';
     text += row(['scenario', 'server', 'encoding', 'deliveries/s', 'per server CPU-s', 'p50 ms', 'p99 ms', 'max ms', 'paced p50', 'paced p99', 'paced max', 'server CPU / machine busy (load1)', 'closes']);
     text += row(['---', '---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---', '---']);
     for (const fan of results.fanOut) {

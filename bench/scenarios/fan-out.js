@@ -130,6 +130,28 @@ export class FanOutBench {
     return phase(this.server, this.pool, { ...this.base, ratePerSecond: rate }, warmupMs, windowMs);
   }
 
+  /**
+   * One publication, then `gapMs` for it to reach every subscriber (longer if it has not yet): the
+   * latency of a single fan-out, with the server's CPU for it. At 10k subscribers, where a paced window
+   * holds only a few publications, servers take turns publication by publication (see `compareFanOut`).
+   * @param {number} gapMs
+   * @returns {Promise<PacedWindow>}
+   */
+  async single(gapMs) {
+    const start = await this.pool.callEach(SUBSCRIBERS, 'stats', () => ({ reset: true }));
+    const watch = new Stopwatch(this.server);
+    const run = await this.pool.call(PUBLISHER, 'publish', { ...this.base, ratePerSecond: 0, limit: 1, durationMs: gapMs });
+    const delivered = await drain(this.pool, sumDelivered(start) + run.published * this.base.deliveriesPerPublish);
+    const after = await this.pool.callEach(SUBSCRIBERS, 'stats', () => ({ reset: true }));
+    const window = watch.end();
+    const deliveries = delivered - sumDelivered(start);
+    const samples = after.map((part) => part.latency);
+    return {
+      phase: { published: run.published, deliveries, perSecond: Math.round(deliveries / window.seconds), perCpuSecond: perCpuSecond(deliveries, window), latencyMs: percentiles(samples), window },
+      samples,
+    };
+  }
+
   /** @returns {Promise<Record<string, number>>} close codes the subscribers saw so far */
   async closes() {
     const stats = await this.pool.callEach(SUBSCRIBERS, 'stats', () => ({ reset: false }));
@@ -150,13 +172,22 @@ export class FanOutBench {
 }
 
 /**
- * Every server of `benches` in turn: one saturated phase each, then `windows` paced windows each,
- * taking turns window by window, so that whatever else loads the machine meanwhile weighs on all of
- * them alike. A server's paced figures pool the samples of all its windows.
+ * How the paced load is taken: `turns` turns per round, in each of which every server takes `take`
+ * (a paced window, or a single publication) in `turnOrder`.
+ * @typedef {object} PacedTurns
+ * @property {number} turns
+ * @property {number} firstTurn  numbers this round's first turn (see `turnOrder`)
+ * @property {(bench: FanOutBench) => Promise<PacedWindow>} take
+ */
+
+/**
+ * Every server of `benches` in turn: one saturated phase each, then the paced load, taking turns,
+ * so that whatever else loads the machine meanwhile weighs on all of them alike. A server's paced
+ * figures pool the samples of all its turns.
  * @param {FanOutBench[]} benches
  * @param {import('../lib/fleet.js').RunContext} ctx
- * @param {{ windows: number; windowMs: number; firstTurn: number }} paced  `firstTurn` numbers this call's first turn (see `turnOrder`)
- * @returns {Promise<{ results: FanOutResult[]; windows: PacedWindow[][] }>} one result per bench, and each bench's paced windows
+ * @param {PacedTurns} paced
+ * @returns {Promise<{ results: FanOutResult[]; windows: PacedWindow[][] }>} one result per bench, and each bench's paced turns
  */
 export async function compareFanOut(benches, ctx, paced) {
   /** @type {Phase[]} */
@@ -167,9 +198,9 @@ export async function compareFanOut(benches, ctx, paced) {
   }
   /** @type {PacedWindow[][]} */
   const windows = benches.map(() => []);
-  for (let turn = 0; turn < paced.windows; turn++) {
+  for (let turn = 0; turn < paced.turns; turn++) {
     for (const index of turnOrder(benches.length, paced.firstTurn + turn)) {
-      windows[index]?.push(await (/** @type {FanOutBench} */ (benches[index])).paced(300, paced.windowMs));
+      windows[index]?.push(await paced.take(/** @type {FanOutBench} */ (benches[index])));
     }
   }
   /** @type {FanOutResult[]} */
@@ -178,7 +209,7 @@ export async function compareFanOut(benches, ctx, paced) {
     const mine = windows[index] ?? [];
     const pacedPhase = pooled(mine);
     const result = { subscribers: bench.spec.subscribers, channels: bench.spec.channels, saturated: /** @type {Phase} */ (saturated[index]), paced: pacedPhase, unexpectedCloses: await bench.closes() };
-    ctx.log(`  ${bench.label}: ${result.saturated.perSecond}/s, ${result.saturated.perCpuSecond}/cpu-s, p99 ${result.saturated.latencyMs.p99} ms; paced p99 ${result.paced.latencyMs.p99} ms (${mine.length} windows)`);
+    ctx.log(`  ${bench.label}: ${result.saturated.perSecond}/s, ${result.saturated.perCpuSecond}/cpu-s, p99 ${result.saturated.latencyMs.p99} ms; paced p50 ${result.paced.latencyMs.p50} ms, p99 ${result.paced.latencyMs.p99} ms (${mine.length} turns)`);
     results.push(result);
   }
   return { results, windows };
@@ -244,13 +275,8 @@ async function phase(server, pool, command, warmupMs, windowMs) {
   const run = await publishing;
   pool.relayProgressTo(undefined);
   // Let the tail drain before the next phase: every publication reaches every subscriber, or time runs out.
-  const owed = start.reduce((sum, part) => sum + part.delivered, 0) + run.published * command.deliveriesPerPublish;
-  for (let waited = 0; waited < DRAIN_TIMEOUT_MS; waited += 100) {
-    const stats = await pool.callEach(SUBSCRIBERS, 'stats', () => ({ reset: false }));
-    if (stats.reduce((sum, part) => sum + part.delivered, 0) >= owed) break;
-    await pause(100);
-  }
-  const deliveries = after.reduce((sum, part) => sum + part.delivered, 0) - before.reduce((sum, part) => sum + part.delivered, 0);
+  await drain(pool, sumDelivered(start) + run.published * command.deliveriesPerPublish);
+  const deliveries = sumDelivered(after) - sumDelivered(before);
   const samples = after.map((part) => part.latency);
   return {
     phase: {
@@ -263,4 +289,28 @@ async function phase(server, pool, command, warmupMs, windowMs) {
     },
     samples,
   };
+}
+
+/**
+ * @param {Array<{ delivered: number }>} stats  the subscriber generators' stats
+ * @returns {number} deliveries they counted in all
+ */
+function sumDelivered(stats) {
+  return stats.reduce((sum, part) => sum + part.delivered, 0);
+}
+
+/**
+ * Wait until the subscribers have counted `owed` deliveries in all, or DRAIN_TIMEOUT_MS has passed.
+ * @param {GeneratorPool} pool
+ * @param {number} owed
+ * @returns {Promise<number>} deliveries counted when the wait ended
+ */
+async function drain(pool, owed) {
+  let delivered = 0;
+  for (let waited = 0; waited < DRAIN_TIMEOUT_MS; waited += 50) {
+    delivered = sumDelivered(await pool.callEach(SUBSCRIBERS, 'stats', () => ({ reset: false })));
+    if (delivered >= owed) break;
+    await pause(50);
+  }
+  return delivered;
 }
