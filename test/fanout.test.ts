@@ -84,6 +84,59 @@ describe('Fan-out', () => {
   });
 });
 
+describe('Fan-out held to the end of the tick', () => {
+  it('keeps a subscriber\'s frames in order when other frames join a fan-out in the same tick', async () => {
+    server = await startServer();
+    const client = await TestClient.open(server.wsUrl);
+    const clientId = (await client.welcome).data as { clientId: string };
+    await client.request({ type: 'subscribe', channel: 'tick:a' });
+    await client.request({ type: 'subscribe', channel: 'tick:b' });
+    // One synchronous block: a fan-out (held whole), a direct message to one of its subscribers, then two more fan-outs.
+    const sy = server.server;
+    const sent = [sy.publish('tick:a', 'first'), sy.direct(clientId.clientId, 'between'), sy.publish('tick:b', 'second'), sy.publish('tick:a', 'third')];
+    await Promise.all(sent);
+    await waitFor(() => client.frames.filter((frame) => frame.type === 'message' || frame.type === 'direct').length === 4, 5000, 'all four frames');
+    const order = client.frames.filter((frame) => frame.type === 'message' || frame.type === 'direct').map((frame) => frame.data);
+    expect(order).toEqual(['first', 'between', 'second', 'third']);
+    await client.close();
+  });
+
+  it('delivers each of many same-tick fan-outs to every subscriber, in order', async () => {
+    server = await startServer({ maxConnectionsPerIp: 500 });
+    const received: number[][] = [];
+    const sockets: WebSocket[] = [];
+    for (let index = 0; index < 200; index++) {
+      const offsets: number[] = [];
+      received.push(offsets);
+      sockets.push(await openSubscriber(server.wsUrl, 'tick:many', offsets));
+    }
+    // Alternate single publications (each alone in its tick, so held and written in one pass) with bursts of five in one tick.
+    let published = 0;
+    for (let turn = 0; turn < 20; turn++) {
+      const burst = turn % 2 === 0 ? 1 : 5;
+      await Promise.all(Array.from({ length: burst }, () => server!.server.publish('tick:many', ++published)));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const expected = Array.from({ length: published }, (_, i) => i + 1);
+    await waitFor(() => received.every((offsets) => offsets.length === published), 10_000, 'every subscriber to get every publication');
+    for (const offsets of received) expect(offsets).toEqual(expected);
+    for (const ws of sockets) ws.terminate();
+  });
+
+  it('sends a fan-out published just before a graceful shutdown ahead of the 1001 close', async () => {
+    server = await startServer();
+    const client = await TestClient.open(server.wsUrl);
+    await client.request({ type: 'subscribe', channel: 'tick:last' });
+    void server.server.publish('tick:last', 'last words');
+    const closing = server.close();
+    server = undefined;
+    const { code } = await client.closed;
+    await closing;
+    expect(code).toBe(1001);
+    expect(client.frames.filter((frame) => frame.type === 'message').map((frame) => frame.data)).toEqual(['last words']);
+  });
+});
+
 describe('Heartbeat', () => {
   it('terminates a peer that does not answer protocol pings', async () => {
     server = await startServer({ heartbeatMs: 150 });

@@ -158,6 +158,7 @@ export class Switchyard extends EventEmitter<SwitchyardEvents> {
         refused: (status, code, remoteAddress) => this.emit('refused', status, code, remoteAddress),
       },
     });
+    hub.useOutbox(this.#transport);
     this.#metrics = createMetrics(this.stats, { channels: () => hub.channelCount, ready: () => this.ready });
     if (options.demo) {
       this.#demo = new DemoFeed(hub, (error) => onEngineError(error, 'demo'), () => this.stats.connections);

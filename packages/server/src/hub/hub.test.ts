@@ -4,7 +4,7 @@ import { MemoryEngine } from '../engine/memory-engine.js';
 import { Hub } from './hub.js';
 import { Namespaces } from './namespaces.js';
 import type { Outbound } from './outbound.js';
-import type { Peer } from './peer.js';
+import type { Outbox, Peer } from './peer.js';
 
 /** A peer that records what the hub hands it. */
 class RecordingPeer implements Peer {
@@ -151,5 +151,45 @@ describe('Hub › gap fill', () => {
     hub.onPublication('g', { data: 1, offset: first.offset, epoch: first.epoch, timestamp: Date.now() }, false);
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(peer.offsets('g')).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe('Hub › outbox', () => {
+  /** An outbox that only records what it is handed. */
+  class RecordingOutbox implements Outbox {
+    readonly calls: Array<{ data: unknown; peers: readonly Peer[] }> = [];
+    deliverAll(outbound: Outbound, peers: readonly Peer[]): void {
+      this.calls.push({ data: (outbound.message as { data?: unknown }).data, peers });
+    }
+  }
+
+  it('hands each fan-out to the outbox once, with the peers subscribed at that moment, and never changes an array it handed over', async () => {
+    const hub = await makeHub();
+    const outbox = new RecordingOutbox();
+    hub.useOutbox(outbox);
+    const [a, b, c] = [new RecordingPeer('a'), new RecordingPeer('b'), new RecordingPeer('c')];
+    for (const peer of [a, b, c]) hub.addPeer(peer);
+    await hub.subscribe(a, 'o');
+    await hub.subscribe(b, 'o');
+    await hub.publish({ channel: 'o', data: 1 });
+    await hub.publish({ channel: 'o', data: 2 });
+    hub.unsubscribe(a, 'o');
+    await hub.publish({ channel: 'o', data: 3 });
+    // c is still being set up when 4 is published: 4 is held for it by the hub, not handed to the outbox.
+    const subscribing = hub.subscribe(c, 'o');
+    await hub.publish({ channel: 'o', data: 4 });
+    await subscribing;
+    await hub.publish({ channel: 'o', data: 5 });
+    expect(outbox.calls.map((call) => [call.data, call.peers.map((peer) => peer.clientId)])).toEqual([
+      [1, ['a', 'b']], [2, ['a', 'b']], [3, ['b']], [4, ['b']], [5, ['b', 'c']],
+    ]);
+    // An unchanged channel hands the same array again; a change makes a new one and leaves the old alone.
+    expect(outbox.calls[1]?.peers).toBe(outbox.calls[0]?.peers);
+    expect(outbox.calls[0]?.peers.map((peer) => peer.clientId)).toEqual(['a', 'b']);
+    // c's `subscribed` comes first and its position covers 4 or 4 follows it, once; then 5 arrives through the outbox.
+    expect(c.received[0]?.type).toBe('subscribed');
+    const position = (c.received[0] as { data: { offset: number } }).data.offset;
+    expect(c.offsets('o')).toEqual([4].filter((offset) => offset > position));
+    expect(a.offsets('o')).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@ import type { Engine, EngineHandler, HistoryQuery, HistoryResult, PublishRequest
 import { SwitchyardError } from '../errors.js';
 import type { Namespaces } from './namespaces.js';
 import { Outbound } from './outbound.js';
-import { memberOf, type Peer } from './peer.js';
+import { eachPeer, memberOf, type Outbox, type Peer } from './peer.js';
 
 /** Limits the hub enforces. */
 export interface HubLimits {
@@ -39,6 +39,13 @@ interface Subscription {
 interface LocalChannel {
   readonly name: string;
   readonly subscribers: Map<Peer, Subscription>;
+  /** Subscriptions still being set up (their `pending` is a list): usually none. */
+  readonly settingUp: Set<Subscription>;
+  /**
+   * Peers of the subscriptions that are set up, in subscription order, built when first needed after a
+   * change: a fan-out hands this one array to the outbox instead of visiting every subscription.
+   */
+  live: Peer[] | null;
   /** Resolves once the engine delivers this channel's publications to this node. */
   ready: Promise<void>;
   /** Last publication position seen here, to drop repeats and fill gaps. */
@@ -70,6 +77,7 @@ export class Hub implements EngineHandler {
   readonly #byUserId = new Map<string, Set<Peer>>();
   readonly #subscriptionsOf = new Map<Peer, Set<string>>();
   readonly #channelState = new Map<string, () => unknown>();
+  #outbox: Outbox = eachPeer;
   #available = true;
 
   constructor(engine: Engine, namespaces: Namespaces, limits: HubLimits, observer: HubObserver = {}) {
@@ -77,6 +85,11 @@ export class Hub implements EngineHandler {
     this.namespaces = namespaces;
     this.#limits = limits;
     this.#observer = observer;
+  }
+
+  /** Hand messages for many peers to `outbox` (the transport's) rather than to each peer in turn. */
+  useOutbox(outbox: Outbox): void {
+    this.#outbox = outbox;
   }
 
   /** Start the engine with this hub as its event handler. */
@@ -175,6 +188,7 @@ export class Hub implements EngineHandler {
     channel ??= this.#openChannel(channelName);
     const subscription: Subscription = { peer, info: options.info, pending: [] };
     channel.subscribers.set(peer, subscription);
+    channel.settingUp.add(subscription);
     let subscriptions = this.#subscriptionsOf.get(peer);
     if (subscriptions === undefined) {
       subscriptions = new Set();
@@ -208,6 +222,8 @@ export class Hub implements EngineHandler {
     for (const publication of replay) this.#send(peer, publicationMessage(channelName, publication, false));
     const pending = subscription.pending ?? [];
     subscription.pending = null;
+    channel.settingUp.delete(subscription);
+    channel.live = null;
     for (const item of pending) {
       const publication = item.publication;
       if (publication !== undefined && publication.epoch === reply.epoch && publication.offset <= reply.offset) {
@@ -229,7 +245,7 @@ export class Hub implements EngineHandler {
   }
 
   #openChannel(name: string): LocalChannel {
-    const channel: LocalChannel = { name, subscribers: new Map(), ready: Promise.resolve(), last: null, filling: null };
+    const channel: LocalChannel = { name, subscribers: new Map(), settingUp: new Set(), live: null, ready: Promise.resolve(), last: null, filling: null };
     channel.ready = this.engine.subscribe(name).then(async () => {
       const position = await this.engine.position(name);
       if (channel.last === null) channel.last = position;
@@ -247,6 +263,8 @@ export class Hub implements EngineHandler {
     const subscription = channel.subscribers.get(peer);
     if (subscription === undefined) return;
     channel.subscribers.delete(peer);
+    if (subscription.pending === null) channel.live = null;
+    else channel.settingUp.delete(subscription);
     if (this.namespaces.forChannel(channelName).presence) {
       this.engine.removePresence(channelName, memberOf(peer, subscription.info)).catch((error: unknown) => this.#observer.onEngineError?.(error, 'removePresence'));
     }
@@ -362,12 +380,17 @@ export class Hub implements EngineHandler {
   }
 
   #fanOut(channel: LocalChannel, publication: Publication, ephemeral: boolean): void {
-    const outbound = new Outbound(publicationMessage(channel.name, publication, ephemeral));
-    const pendingPublication = ephemeral ? undefined : publication;
-    for (const subscription of channel.subscribers.values()) {
-      if (subscription.pending !== null) subscription.pending.push({ outbound, publication: pendingPublication });
-      else subscription.peer.deliver(outbound);
-    }
+    this.#toSubscribers(channel, new Outbound(publicationMessage(channel.name, publication, ephemeral)), ephemeral ? undefined : publication);
+  }
+
+  /**
+   * `outbound` to every subscriber of `channel`: held for those still being set up, and handed to the
+   * outbox for all the others at once. `publication` is set for non-ephemeral publications (see Pending).
+   */
+  #toSubscribers(channel: LocalChannel, outbound: Outbound, publication: Publication | undefined): void {
+    for (const subscription of channel.settingUp) subscription.pending?.push({ outbound, publication });
+    const live = (channel.live ??= livePeers(channel));
+    if (live.length > 0) this.#outbox.deliverAll(outbound, live);
   }
 
   onJoin(channel: string, member: ClientInfo): void {
@@ -381,11 +404,7 @@ export class Hub implements EngineHandler {
   #presenceEvent(channelName: string, type: 'join' | 'leave', member: ClientInfo): void {
     const channel = this.#channels.get(channelName);
     if (channel === undefined || !this.namespaces.forChannel(channelName).joinLeave) return;
-    const outbound = new Outbound({ type, timestamp: Date.now(), channel: channelName, data: member });
-    for (const subscription of channel.subscribers.values()) {
-      if (subscription.pending !== null) subscription.pending.push({ outbound, publication: undefined });
-      else subscription.peer.deliver(outbound);
-    }
+    this.#toSubscribers(channel, new Outbound({ type, timestamp: Date.now(), channel: channelName, data: member }), undefined);
   }
 
   onBroadcast(data: unknown, channelName: string | undefined): number {
@@ -453,6 +472,13 @@ export class Hub implements EngineHandler {
     this.#observer.onEngineError?.(error, what);
     throw new SwitchyardError('unavailable', `the engine failed to ${what}`);
   }
+}
+
+/** Peers of `channel`'s subscriptions that are set up, in subscription order. */
+function livePeers(channel: LocalChannel): Peer[] {
+  const peers: Peer[] = [];
+  for (const subscription of channel.subscribers.values()) if (subscription.pending === null) peers.push(subscription.peer);
+  return peers;
 }
 
 /** The `message` frame for a publication. */

@@ -12,6 +12,23 @@ export interface Peer {
   deliver(outbound: Outbound): boolean;
 }
 
+/**
+ * Where the hub hands one message meant for many peers (a channel's subscribers). The WebSocket
+ * transport holds it to the end of the tick and writes it in one pass; without one, each peer gets
+ * `deliver`.
+ */
+export interface Outbox {
+  /** Send `outbound` to each of `peers`. The outbox may keep `peers` until it sends: the hub never changes it. */
+  deliverAll(outbound: Outbound, peers: readonly Peer[]): void;
+}
+
+/** The outbox that hands each peer the message at once. */
+export const eachPeer: Outbox = {
+  deliverAll(outbound, peers) {
+    for (const peer of peers) peer.deliver(outbound);
+  },
+};
+
 /** The presence record of a peer on a channel. */
 export function memberOf(peer: Peer, info: Record<string, unknown> | undefined): ClientInfo {
   const member: ClientInfo = { clientId: peer.clientId };

@@ -16,6 +16,7 @@ import {
 import type { Authenticator, Identity } from '../auth/identity.js';
 import { SwitchyardError, errorBody, toSwitchyardError } from '../errors.js';
 import type { Framing, Outbound } from '../hub/outbound.js';
+import type { Outbox, Peer } from '../hub/peer.js';
 import type { SwitchyardOptions } from '../options.js';
 import { Session, type Connection, type SessionContext } from '../session.js';
 import type { Stats } from '../stats.js';
@@ -163,17 +164,26 @@ class WsConnection implements Connection {
 
   send(outbound: Outbound): boolean {
     if (this.closing) return false;
+    const transport = this.transport;
     const frame = outbound.framed(this.codec, this.#framing);
+    transport.countOut(outbound, frame.length);
+    if (transport.writingHeld) {
+      // The end-of-tick pass over a held fan-out: nothing else is queued this tick, so this is the socket's one write.
+      if (!this.#socket.destroyed) this.#socket.write(frame);
+      if (this.#socket.writableLength > transport.highWaterMark) this.#slowConsumer();
+      return true;
+    }
+    // Whatever is queued now must follow a fan-out held earlier in this tick, so that is queued first.
+    transport.releaseHeld();
     // Frames are held until the end of the tick, then leave in one write per socket (see flush()).
     const queued = this.#queued;
     if (queued === undefined) {
       this.#queued = frame;
-      this.transport.touched(this);
+      transport.touched(this);
     } else if (Array.isArray(queued)) queued.push(frame);
     else this.#queued = [queued, frame];
     this.#queuedBytes += frame.length;
-    this.transport.countOut(outbound, frame.length);
-    if (this.#socket.writableLength + this.#queuedBytes > this.transport.highWaterMark) this.#slowConsumer();
+    if (this.#socket.writableLength + this.#queuedBytes > transport.highWaterMark) this.#slowConsumer();
     return true;
   }
 
@@ -196,7 +206,8 @@ class WsConnection implements Connection {
   close(code: number, reason: string): void {
     if (this.closing) return;
     this.closing = true;
-    // Frames queued before the close must reach the peer before the close frame.
+    // Frames queued before the close must reach the peer before the close frame, a held fan-out's included.
+    this.transport.releaseHeld();
     this.flush();
     this.#ws.close(code, clampCloseReason(reason));
   }
@@ -214,8 +225,16 @@ class WsConnection implements Connection {
   }
 }
 
-/** Accepts WebSocket upgrades on an HTTP(S) server and runs the connections. */
-export class WebSocketTransport {
+/**
+ * Accepts WebSocket upgrades on an HTTP(S) server and runs the connections.
+ *
+ * Writes leave at the end of the tick, one per socket. A fan-out that arrives while nothing else is queued
+ * (the usual case below saturation: one publication per tick) is held as it came, one message and the
+ * hub's array of peers, and written in one pass at the end of the tick, each socket touched once. Anything
+ * else queued in the same tick first turns the held fan-out into per-connection queues, so frames keep their
+ * order and each socket still gets a single write.
+ */
+export class WebSocketTransport implements Outbox {
   readonly highWaterMark: number;
   readonly deflateFraming: Framing<Buffer>;
   readonly #ctx: TransportContext;
@@ -231,6 +250,12 @@ export class WebSocketTransport {
   /** Connections with frames held for the end of this tick. */
   #touched: WsConnection[] = [];
   #counted: Outbound[] = [];
+  /** A fan-out held for the end of this tick (see the class comment). */
+  #held: { outbound: Outbound; peers: readonly Peer[] } | undefined;
+  /** True while the end-of-tick pass writes the held fan-out: each send is then its socket's one write. */
+  writingHeld = false;
+  #scheduled = false;
+  #flushing = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #draining = false;
   readonly #servers: Array<HttpServer | HttpsServer> = [];
@@ -326,16 +351,42 @@ export class WebSocketTransport {
     this.#wss.close();
   }
 
+  /** Outbox: `outbound` to every peer in `peers`, held whole for the end of the tick when nothing else is queued. */
+  deliverAll(outbound: Outbound, peers: readonly Peer[]): void {
+    if (this.#held === undefined && this.#touched.length === 0 && !this.#flushing) {
+      this.#held = { outbound, peers };
+      this.#schedule();
+      return;
+    }
+    this.releaseHeld();
+    for (const peer of peers) peer.deliver(outbound);
+  }
+
+  /** Queue a held fan-out on each of its connections, as if it had been delivered peer by peer. */
+  releaseHeld(): void {
+    const held = this.#held;
+    if (held === undefined || this.writingHeld) return;
+    this.#held = undefined;
+    for (const peer of held.peers) peer.deliver(held.outbound);
+  }
+
   /** `connection` has frames held for the end of this tick. */
   touched(connection: WsConnection): void {
-    if (this.#touched.push(connection) === 1) process.nextTick(this.#flush);
+    if (this.#touched.push(connection) === 1) this.#schedule();
   }
 
   countOut(outbound: Outbound, bytes: number): void {
     const stats = this.#ctx.stats;
     stats.messagesOut++;
     stats.bytesOut += bytes;
-    if (outbound.deliveries++ === 0 && this.#counted.push(outbound) === 1 && this.#touched.length === 0) process.nextTick(this.#flush);
+    // Counts are taken at the end of a flush, so one counted during a flush needs no flush of its own.
+    if (outbound.deliveries++ === 0 && this.#counted.push(outbound) === 1 && !this.#flushing) this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    process.nextTick(this.#flush);
   }
 
   slowConsumer(): void {
@@ -343,9 +394,25 @@ export class WebSocketTransport {
   }
 
   #flushAll(): void {
-    const touched = this.#touched;
-    this.#touched = [];
-    for (const connection of touched) connection.flush();
+    this.#scheduled = false;
+    this.#flushing = true;
+    try {
+      const held = this.#held;
+      if (held !== undefined) {
+        this.writingHeld = true;
+        try {
+          for (const peer of held.peers) peer.deliver(held.outbound);
+        } finally {
+          this.writingHeld = false;
+          this.#held = undefined;
+        }
+      }
+      const touched = this.#touched;
+      this.#touched = [];
+      for (const connection of touched) connection.flush();
+    } finally {
+      this.#flushing = false;
+    }
     const counted = this.#counted;
     this.#counted = [];
     for (const outbound of counted) {
