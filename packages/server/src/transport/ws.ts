@@ -16,7 +16,7 @@ import {
 import type { Authenticator, Identity } from '../auth/identity.js';
 import { SwitchyardError, errorBody, toSwitchyardError } from '../errors.js';
 import type { Framing, Outbound } from '../hub/outbound.js';
-import type { Outbox, Peer } from '../hub/peer.js';
+import { eachPeer, type Outbox, type Peer } from '../hub/peer.js';
 import type { SwitchyardOptions } from '../options.js';
 import { Session, type Connection, type SessionContext } from '../session.js';
 import type { Stats } from '../stats.js';
@@ -359,7 +359,7 @@ export class WebSocketTransport implements Outbox {
       return;
     }
     this.releaseHeld();
-    for (const peer of peers) peer.deliver(outbound);
+    eachPeer.deliverAll(outbound, peers);
   }
 
   /** Queue a held fan-out on each of its connections, as if it had been delivered peer by peer. */
@@ -367,7 +367,7 @@ export class WebSocketTransport implements Outbox {
     const held = this.#held;
     if (held === undefined || this.writingHeld) return;
     this.#held = undefined;
-    for (const peer of held.peers) peer.deliver(held.outbound);
+    eachPeer.deliverAll(held.outbound, held.peers);
   }
 
   /** `connection` has frames held for the end of this tick. */
@@ -401,7 +401,7 @@ export class WebSocketTransport implements Outbox {
       if (held !== undefined) {
         this.writingHeld = true;
         try {
-          for (const peer of held.peers) peer.deliver(held.outbound);
+          eachPeer.deliverAll(held.outbound, held.peers);
         } finally {
           this.writingHeld = false;
           this.#held = undefined;
