@@ -144,12 +144,7 @@ export class FanOutBench {
     const delivered = await drain(this.pool, sumDelivered(start) + run.published * this.base.deliveriesPerPublish);
     const after = await this.pool.callEach(SUBSCRIBERS, 'stats', () => ({ reset: true }));
     const window = watch.end();
-    const deliveries = delivered - sumDelivered(start);
-    const samples = after.map((part) => part.latency);
-    return {
-      phase: { published: run.published, deliveries, perSecond: Math.round(deliveries / window.seconds), perCpuSecond: perCpuSecond(deliveries, window), latencyMs: percentiles(samples), window },
-      samples,
-    };
+    return measured(run.published, delivered - sumDelivered(start), window, after);
   }
 
   /** @returns {Promise<Record<string, number>>} close codes the subscribers saw so far */
@@ -276,17 +271,21 @@ async function phase(server, pool, command, warmupMs, windowMs) {
   pool.relayProgressTo(undefined);
   // Let the tail drain before the next phase: every publication reaches every subscriber, or time runs out.
   await drain(pool, sumDelivered(start) + run.published * command.deliveriesPerPublish);
-  const deliveries = sumDelivered(after) - sumDelivered(before);
-  const samples = after.map((part) => part.latency);
+  return measured(run.published, sumDelivered(after) - sumDelivered(before), window, after);
+}
+
+/**
+ * A measured window as a phase, with its raw latency samples.
+ * @param {number} published
+ * @param {number} deliveries  counted inside the window
+ * @param {import('../lib/measure.js').Window} window
+ * @param {Array<{ latency: { values: number[]; seen: number; max: number } }>} stats  the subscriber generators' stats at its end
+ * @returns {PacedWindow}
+ */
+function measured(published, deliveries, window, stats) {
+  const samples = stats.map((part) => part.latency);
   return {
-    phase: {
-      published: run.published,
-      deliveries,
-      perSecond: Math.round(deliveries / window.seconds),
-      perCpuSecond: perCpuSecond(deliveries, window),
-      latencyMs: percentiles(samples),
-      window,
-    },
+    phase: { published, deliveries, perSecond: Math.round(deliveries / window.seconds), perCpuSecond: perCpuSecond(deliveries, window), latencyMs: percentiles(samples), window },
     samples,
   };
 }
