@@ -2,6 +2,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { ClientInfo, Publication, RecoveryFailure, StreamPosition } from '@switchyard/protocol';
+import { PackedHistory } from './packed-history.js';
 import type {
   Engine, EngineHandler, HistoryQuery, HistoryResult, NodeInfo, PublishRequest, PublishResult, RecoveryResult, StreamPolicy,
 } from './engine.js';
@@ -39,25 +40,25 @@ const MAX_REMOVAL_RECORDS = 16;
 class Stream {
   readonly epoch = newEpoch();
   offset = 0;
-  readonly publications: Publication[] = [];
+  readonly history = new PackedHistory();
   readonly removals: Removal[] = [];
   readonly keys = new Map<string, RememberedKey>();
   lastActivity = Date.now();
 
   /** Drop publications past the count and age limits, remembering why. */
   trim(policy: StreamPolicy, now: number): void {
-    const pubs = this.publications;
+    const history = this.history;
     let expired = 0;
     const oldestAllowed = now - policy.historyTtlMs;
-    while (expired < pubs.length && pubs[expired]!.timestamp < oldestAllowed) expired++;
+    while (expired < history.length && history.timestampAt(expired) < oldestAllowed) expired++;
     if (expired > 0) this.remove(expired, 'history_expired');
-    const excess = pubs.length - policy.historySize;
+    const excess = history.length - policy.historySize;
     if (excess > 0) this.remove(excess, 'history_trimmed');
   }
 
   private remove(count: number, reason: Removal['reason']): void {
-    const upTo = this.publications[count - 1]!.offset;
-    this.publications.splice(0, count);
+    const upTo = this.history.firstOffset + count - 1;
+    this.history.dropOldest(count);
     const last = this.removals[this.removals.length - 1];
     if (last !== undefined && last.reason === reason) last.upTo = upTo;
     else {
@@ -130,7 +131,7 @@ export class MemoryEngine implements Engine {
     if (request.from !== undefined) publication.from = request.from;
     if (!ephemeral) {
       stream.offset = publication.offset;
-      if (policy.historySize > 0) stream.publications.push(publication);
+      if (policy.historySize > 0) stream.history.append(publication);
       stream.trim(policy, now);
       if (request.key !== undefined && policy.idempotencyWindowMs > 0) stream.keys.set(request.key, { offset: publication.offset, at: now });
     }
@@ -154,14 +155,15 @@ export class MemoryEngine implements Engine {
   async history(channel: string, query: HistoryQuery, policy: StreamPolicy): Promise<HistoryResult> {
     const stream = this.#stream(channel);
     stream.trim(policy, Date.now());
-    let publications = stream.publications;
-    if (query.since !== undefined) {
-      const after = query.since.epoch === stream.epoch ? query.since.offset : 0;
-      publications = publications.filter((publication) => publication.offset > after);
-    }
-    const selected = query.reverse === true
-      ? publications.slice(-query.limit).reverse()
-      : query.since !== undefined ? publications.slice(0, query.limit) : publications.slice(-query.limit);
+    const history = stream.history;
+    // Index of the first kept publication after `since` (a `since` in another epoch reads from the start).
+    const after = query.since === undefined ? 0
+      : Math.max(0, (query.since.epoch === stream.epoch ? query.since.offset : 0) + 1 - history.firstOffset);
+    const available = history.length - after;
+    const count = Math.max(0, Math.min(query.limit, available));
+    const from = query.since !== undefined && query.reverse !== true ? after : history.length - count;
+    const selected = history.read(from, from + count, stream.epoch);
+    if (query.reverse === true) selected.reverse();
     return { publications: selected, offset: stream.offset, epoch: stream.epoch };
   }
 
@@ -172,10 +174,10 @@ export class MemoryEngine implements Engine {
     if (since.offset === stream.offset) return { ...position, recovered: true, publications: [] };
     if (policy.historySize === 0) return { ...position, recovered: false, reason: 'history_disabled' };
     stream.trim(policy, Date.now());
-    const first = stream.publications[0];
+    const history = stream.history;
     const needed = since.offset + 1;
-    if (first === undefined || first.offset > needed) return { ...position, recovered: false, reason: stream.removalReason(needed) };
-    return { ...position, recovered: true, publications: stream.publications.slice(needed - first.offset) };
+    if (history.length === 0 || history.firstOffset > needed) return { ...position, recovered: false, reason: stream.removalReason(needed) };
+    return { ...position, recovered: true, publications: history.read(needed - history.firstOffset, history.length, stream.epoch) };
   }
 
   async addPresence(channel: string, member: ClientInfo): Promise<void> {
@@ -235,7 +237,7 @@ export class MemoryEngine implements Engine {
         stream.trim(policy, now);
         stream.forgetKeys(policy.idempotencyWindowMs, this.#idempotencyMaxKeys, now);
       }
-      const idle = stream.publications.length === 0 && stream.keys.size === 0 && now - stream.lastActivity > this.#streamRetentionMs;
+      const idle = stream.history.length === 0 && stream.keys.size === 0 && now - stream.lastActivity > this.#streamRetentionMs;
       if (idle && !this.#subscribed.has(channel)) {
         this.#streams.delete(channel);
         this.#policies.delete(channel);
