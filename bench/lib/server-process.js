@@ -2,7 +2,9 @@
 // @ts-check
 
 import { fork } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuSeconds, rssBytes } from './proc-stats.js';
 
@@ -104,10 +106,14 @@ export class ServerProcess {
     // BENCH_CPU_PROF_DIR=<dir> writes a V8 CPU profile of every server into <dir> when it stops.
     const profileDir = process.env['BENCH_CPU_PROF_DIR'];
     const profile = profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${variant.label}-${Date.now()}.cpuprofile`];
+    // BENCH_TRACE_GC_DIR=<dir> runs every server with --trace-gc, its output in <dir>/<label>-<time>.log.
+    const traceDir = process.env['BENCH_TRACE_GC_DIR'];
+    const trace = traceDir === undefined || traceDir === '' ? undefined : openSync(join(traceDir, `${variant.label.replace(/[^\w.+-]+/g, '-')}-${Date.now()}.log`), 'w');
     const child = fork(script, args, {
-      execArgv: ['--expose-gc', '--import', gcHook, ...profile],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: ['--expose-gc', '--import', gcHook, ...profile, ...(trace === undefined ? [] : ['--trace-gc'])],
+      stdio: ['ignore', trace ?? 'inherit', 'inherit', 'ipc'],
     });
+    if (trace !== undefined) closeSync(trace);
     const server = new ServerProcess(variant, port, child);
     const deadline = performance.now() + 15_000;
     while (performance.now() < deadline) {
