@@ -169,7 +169,8 @@ class WsConnection implements Connection {
     transport.countOut(outbound, frame.length);
     if (transport.writingHeld) {
       // The end-of-tick pass over a held fan-out: nothing else is queued this tick, so this is the socket's one write.
-      if (!this.#socket.destroyed) this.#socket.write(frame);
+      // `writable` is false once the socket is ended or destroyed, and reads only the write state the write needs anyway.
+      if (this.#socket.writable) this.#socket.write(frame);
       if (this.#socket.writableLength > transport.highWaterMark) this.#slowConsumer();
       return true;
     }
@@ -193,7 +194,7 @@ class WsConnection implements Connection {
     if (queued === undefined) return;
     this.#queued = undefined;
     this.#queuedBytes = 0;
-    if (this.#socket.destroyed) return;
+    if (!this.#socket.writable) return;
     if (!Array.isArray(queued)) {
       this.#socket.write(queued);
       return;
