@@ -2,7 +2,8 @@
 //
 // Why: history entries live for minutes, so as objects they are promoted to the old generation and
 // marked by every full collection. At 1,000 channels × 100 publications that was 27 MB of heap and a
-// 53–62 ms full collection; packed, 3.6 MB and 8 ms (docs/performance.md, item 13).
+// 53–62 ms full collection; packed, 3.2–3.5 MB of heap, 11 MB of buffers and 8–16 ms
+// (docs/performance.md, item 13).
 
 import { Packr, Unpackr } from 'msgpackr';
 import type { Publication } from '@switchyard/protocol';
@@ -87,10 +88,10 @@ export class PackedHistory {
     for (let index = Math.max(0, from); index < Math.min(to, this.length); index++) {
       const at = this.#first + index;
       const begin = at === this.#first ? this.#start : this.#ends[at - 1]!;
-      const [data, event, from] = unpackr.unpack(this.#bytes.subarray(begin, this.#ends[at])) as Stored;
+      const [data, event, publisher] = unpackr.unpack(this.#bytes.subarray(begin, this.#ends[at])) as Stored;
       const publication: Publication = { data, offset: this.#firstOffset + index, epoch, timestamp: this.#timestamps[at]! };
       if (event !== null) publication.event = event;
-      if (from !== null) publication.from = from;
+      if (publisher !== null) publication.from = publisher;
       publications.push(publication);
     }
     return publications;
@@ -110,8 +111,8 @@ export class PackedHistory {
 
   /**
    * Move the kept bytes to the front. The buffer is replaced when that would free less than a fifth of it,
-   * or when it is over four times what is needed: the new one holds 1.5 times what the kept bytes and
-   * `needed` take, so a full buffer is moved at most once per half of its contents appended.
+   * or when it is over four times what is needed; the new one holds 1.5 times what the kept bytes and
+   * `needed` take. Either way at least a fifth of the buffer is free after a move, so moves stay rare.
    */
   #makeRoom(needed: number): void {
     const kept = this.#tail() - this.#start;
