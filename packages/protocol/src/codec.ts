@@ -25,9 +25,16 @@ export const jsonCodec: Codec = Object.freeze({
     JSON.parse(typeof frame === 'string' ? frame : textDecoder.decode(frame)),
 });
 
-// Records off: every message stays a plain map, so any MessagePack library can read our frames.
-const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+/**
+ * msgpackr settings of the wire encoding. Records off: every message stays a plain map, so any
+ * MessagePack library can read our frames. The server's history stores data with the same settings.
+ * msgpackr writes into the options object it is given, so pass it a copy.
+ */
+export const MSGPACK_PACK_OPTIONS = Object.freeze({ useRecords: false, moreTypes: false, int64AsType: 'number' } as const);
+export const MSGPACK_UNPACK_OPTIONS = Object.freeze({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' } as const);
+
+const packr = new Packr({ ...MSGPACK_PACK_OPTIONS });
+const unpackr = new Unpackr({ ...MSGPACK_UNPACK_OPTIONS });
 
 /** MessagePack in binary frames, negotiated with `Sec-WebSocket-Protocol: switchyard.v1.msgpack`. */
 export const msgpackCodec: Codec = Object.freeze({

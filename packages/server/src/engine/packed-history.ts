@@ -6,12 +6,12 @@
 // (docs/performance.md, item 13).
 
 import { Packr, Unpackr } from 'msgpackr';
-import type { Publication } from '@switchyard/protocol';
+import { MSGPACK_PACK_OPTIONS, MSGPACK_UNPACK_OPTIONS, type Publication } from '@switchyard/protocol';
 
 // The wire codec's MessagePack settings: no records, so entries share no structures and each stands
 // alone. Binary data is copied out on reading, since the bytes it came from move when the buffer does.
-const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number', copyBuffers: true });
+const packr = new Packr({ ...MSGPACK_PACK_OPTIONS });
+const unpackr = new Unpackr({ ...MSGPACK_UNPACK_OPTIONS, copyBuffers: true });
 
 /** Smallest byte buffer a stream with history gets. */
 const INITIAL_BYTES = 1024;
