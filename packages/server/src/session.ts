@@ -129,6 +129,11 @@ export class Session implements Peer {
     return this.#connection.send(outbound);
   }
 
+  /** The connection this session speaks through (its transport writes to it directly). */
+  get connection(): Connection {
+    return this.#connection;
+  }
+
   /** Handle one frame from the client. Never throws: every problem becomes an `error` reply. */
   receive(frame: Buffer | string): void {
     const { stats, options } = this.#ctx;

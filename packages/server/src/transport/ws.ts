@@ -162,18 +162,25 @@ class WsConnection implements Connection {
     return this.#socket;
   }
 
+  /**
+   * Write `outbound` at once, as this socket's one write this tick: the end-of-tick pass over a held fan-out, when
+   * nothing else is queued. Returns the frame's length, or 0 when closing; the caller counts what it wrote.
+   */
+  writeHeld(outbound: Outbound): number {
+    if (this.closing) return 0;
+    const frame = outbound.framed(this.codec, this.#framing);
+    const socket = this.#socket;
+    // `writable` is false once the socket is ended or destroyed, and reads only the write state the write needs anyway.
+    if (socket.writable) socket.write(frame);
+    if (socket.writableLength > this.transport.highWaterMark) this.#slowConsumer();
+    return frame.length;
+  }
+
   send(outbound: Outbound): boolean {
     if (this.closing) return false;
     const transport = this.transport;
     const frame = outbound.framed(this.codec, this.#framing);
-    transport.countOut(outbound, frame.length);
-    if (transport.writingHeld) {
-      // The end-of-tick pass over a held fan-out: nothing else is queued this tick, so this is the socket's one write.
-      // `writable` is false once the socket is ended or destroyed, and reads only the write state the write needs anyway.
-      if (this.#socket.writable) this.#socket.write(frame);
-      if (this.#socket.writableLength > transport.highWaterMark) this.#slowConsumer();
-      return true;
-    }
+    transport.countOut(outbound, 1, frame.length);
     // Whatever is queued now must follow a fan-out held earlier in this tick, so that is queued first.
     transport.releaseHeld();
     // Frames are held until the end of the tick, then leave in one write per socket (see flush()).
@@ -252,9 +259,13 @@ export class WebSocketTransport implements Outbox {
   #touched: WsConnection[] = [];
   #counted: Outbound[] = [];
   /** A fan-out held for the end of this tick (see the class comment). */
-  #held: { outbound: Outbound; peers: readonly Peer[] } | undefined;
-  /** True while the end-of-tick pass writes the held fan-out: each send is then its socket's one write. */
-  writingHeld = false;
+  #held: { outbound: Outbound; connections: readonly WsConnection[] } | undefined;
+  /**
+   * The connections behind the hub's arrays of peers, each array mapped once: the hub keeps an array while its
+   * channel's subscribers stay the same and never changes it, so a fan-out goes from the array straight to the
+   * sockets, without a call through each session.
+   */
+  readonly #connectionsOf = new WeakMap<readonly Peer[], readonly WsConnection[]>();
   #scheduled = false;
   #flushing = false;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -354,21 +365,41 @@ export class WebSocketTransport implements Outbox {
 
   /** Outbox: `outbound` to every peer in `peers`, held whole for the end of the tick when nothing else is queued. */
   deliverAll(outbound: Outbound, peers: readonly Peer[]): void {
+    const connections = this.#connectionsBehind(peers);
+    if (connections === undefined) {
+      // Peers that are not sessions of this transport: each is handed the message.
+      this.releaseHeld();
+      eachPeer.deliverAll(outbound, peers);
+      return;
+    }
     if (this.#held === undefined && this.#touched.length === 0 && !this.#flushing) {
-      this.#held = { outbound, peers };
+      this.#held = { outbound, connections };
       this.#schedule();
       return;
     }
     this.releaseHeld();
-    eachPeer.deliverAll(outbound, peers);
+    for (const connection of connections) connection.send(outbound);
+  }
+
+  /** The WebSocket connections behind `peers`, mapped once per array; undefined when one is not ours. */
+  #connectionsBehind(peers: readonly Peer[]): readonly WsConnection[] | undefined {
+    const known = this.#connectionsOf.get(peers);
+    if (known !== undefined) return known;
+    const connections: WsConnection[] = [];
+    for (const peer of peers) {
+      if (!(peer instanceof Session) || !(peer.connection instanceof WsConnection)) return undefined;
+      connections.push(peer.connection);
+    }
+    this.#connectionsOf.set(peers, connections);
+    return connections;
   }
 
   /** Queue a held fan-out on each of its connections, as if it had been delivered peer by peer. */
   releaseHeld(): void {
     const held = this.#held;
-    if (held === undefined || this.writingHeld) return;
+    if (held === undefined) return;
     this.#held = undefined;
-    eachPeer.deliverAll(held.outbound, held.peers);
+    for (const connection of held.connections) connection.send(held.outbound);
   }
 
   /** `connection` has frames held for the end of this tick. */
@@ -376,12 +407,16 @@ export class WebSocketTransport implements Outbox {
     if (this.#touched.push(connection) === 1) this.#schedule();
   }
 
-  countOut(outbound: Outbound, bytes: number): void {
+  /** Count `deliveries` writes of `outbound`, `bytes` in all. */
+  countOut(outbound: Outbound, deliveries: number, bytes: number): void {
+    if (deliveries === 0) return;
     const stats = this.#ctx.stats;
-    stats.messagesOut++;
+    stats.messagesOut += deliveries;
     stats.bytesOut += bytes;
+    const first = outbound.deliveries === 0;
+    outbound.deliveries += deliveries;
     // Counts are taken at the end of a flush, so one counted during a flush needs no flush of its own.
-    if (outbound.deliveries++ === 0 && this.#counted.push(outbound) === 1 && !this.#flushing) this.#schedule();
+    if (first && this.#counted.push(outbound) === 1 && !this.#flushing) this.#schedule();
   }
 
   #schedule(): void {
@@ -400,13 +435,19 @@ export class WebSocketTransport implements Outbox {
     try {
       const held = this.#held;
       if (held !== undefined) {
-        this.writingHeld = true;
-        try {
-          eachPeer.deliverAll(held.outbound, held.peers);
-        } finally {
-          this.writingHeld = false;
-          this.#held = undefined;
+        // Taken first, so that a connection closing during the pass (a slow consumer) finds nothing to release.
+        this.#held = undefined;
+        const outbound = held.outbound;
+        let deliveries = 0;
+        let bytes = 0;
+        for (const connection of held.connections) {
+          const written = connection.writeHeld(outbound);
+          if (written > 0) {
+            deliveries++;
+            bytes += written;
+          }
         }
+        this.countOut(outbound, deliveries, bytes);
       }
       const touched = this.#touched;
       this.#touched = [];
