@@ -101,7 +101,7 @@ describe('Fan-out held to the end of the tick', () => {
     await client.close();
   });
 
-  it('delivers each of many same-tick fan-outs to every subscriber, in order', async () => {
+  it('delivers each of many same-tick fan-outs to every subscriber, in order, and counts each write once', async () => {
     server = await startServer({ maxConnectionsPerIp: 500 });
     const received: number[][] = [];
     const sockets: WebSocket[] = [];
@@ -110,6 +110,11 @@ describe('Fan-out held to the end of the tick', () => {
       received.push(offsets);
       sockets.push(await openSubscriber(server.wsUrl, 'tick:many', offsets));
     }
+    const messagesOut = async (): Promise<number> => {
+      const text = await (await fetch(`${server!.url}/metrics`)).text();
+      return Number(/^switchyard_messages_out_total\{type="message"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    };
+    const countedBefore = await messagesOut();
     // Alternate single publications (each alone in its tick, so held and written in one pass) with bursts of five in one tick.
     let published = 0;
     for (let turn = 0; turn < 20; turn++) {
@@ -120,6 +125,8 @@ describe('Fan-out held to the end of the tick', () => {
     const expected = Array.from({ length: published }, (_, i) => i + 1);
     await waitFor(() => received.every((offsets) => offsets.length === published), 10_000, 'every subscriber to get every publication');
     for (const offsets of received) expect(offsets).toEqual(expected);
+    // Each write counted once, whether the fan-out was held whole or queued per connection.
+    expect(await messagesOut() - countedBefore).toBe(received.length * published);
     for (const ws of sockets) ws.terminate();
   });
 
