@@ -18,7 +18,10 @@ export interface Peer {
  * `deliver`.
  */
 export interface Outbox {
-  /** Send `outbound` to each of `peers`. The outbox may keep `peers` until it sends: the hub never changes it. */
+  /**
+   * Send `outbound` to each of `peers`. The hub never changes an array it has handed over (it builds a new one
+   * when subscribers change), so an outbox may keep `peers`, or what it derives from it, for as long as it likes.
+   */
   deliverAll(outbound: Outbound, peers: readonly Peer[]): void;
 }
 
