@@ -17,7 +17,7 @@ import { updatePerformancePage } from './lib/docs-page.js';
 import { headlines, renderMarkdown } from './lib/report.js';
 import { medianOfRounds } from './lib/rounds.js';
 import { echoScenario } from './scenarios/echo.js';
-import { FanOutBench, compareFanOut, pooled } from './scenarios/fan-out.js';
+import { FanOutBench, SPECS, compareFanOut, pacedTurn, pooled, takesSingles } from './scenarios/fan-out.js';
 import { idleScenario } from './scenarios/idle.js';
 import { slowConsumerScenario } from './scenarios/slow-consumer.js';
 
@@ -142,13 +142,8 @@ function keep(values, store) {
  * six windows give 30 s.
  */
 const PACED_WINDOWS = 6;
-/**
- * At 10k subscribers the servers take the paced load one publication at a time (30 turns each per round,
- * 150 publications in a full run), each followed by SINGLE_GAP_MS for it to reach every subscriber: two
- * servers measured a publication apart see the same machine, where windows of 2.5 s saw different stalls.
- */
+/** Turns per round when the paced load is taken one publication at a time (see `takesSingles`): 150 publications each in a full run. */
 const SINGLE_TURNS = 30;
-const SINGLE_GAP_MS = 400;
 
 /**
  * Fan-out rounds: every server up at once with its clients (started one after another), then per
@@ -182,11 +177,6 @@ async function fanOutRounds(jobs, paced) {
   }
 }
 
-/** @param {FanOutBench} bench */
-const pacedWindow = (bench) => bench.paced(300, 1000);
-/** @param {FanOutBench} bench */
-const singlePublication = (bench) => bench.single(SINGLE_GAP_MS);
-
 async function main() {
   log(`switchyard bench${quick ? ' (quick)' : ''}: ${results.machine.cpus} CPUs, open-file limit ${fdLimit}, ${rounds} round${rounds === 1 ? '' : 's'} (figures are medians)`);
   if (only.has('idle')) {
@@ -199,28 +189,23 @@ async function main() {
     MAIN.forEach((variant, index) => keep(measured[index] ?? [], (target, value) => { target.echo[variant.label] = value; }));
   }
   if (only.has('fanout')) {
-    /** @type {Array<{ id: string; subscribers: number }>} */
-    const sizes = quick ? [{ id: 'fanout-1k', subscribers: 1000 }] : [{ id: 'fanout-1k', subscribers: 1000 }, { id: 'fanout-10k', subscribers: 10_000 }];
-    for (const size of sizes) {
-      const spec = { ...size, channels: 1, publishers: 1, pacedDeliveriesPerSecond: 20_000 };
+    const specs = quick ? [SPECS['fanout-1k']] : [SPECS['fanout-1k'], SPECS['fanout-10k']];
+    for (const spec of specs) {
       /** @type {Array<{ variant: ServerVariant; encoding: 'json' | 'msgpack'; deflate: boolean }>} */
       const runs = [
         ...[...MAIN, VARIANTS.control].map((variant) => ({ variant, encoding: /** @type {const} */ ('json'), deflate: false })),
         { variant: VARIANTS.switchyard, encoding: 'msgpack', deflate: false },
       ];
       // Compression makes every subscriber inflate every message: 1k subscribers show its cost well enough.
-      if (size.subscribers <= 1000) runs.push({ variant: VARIANTS.deflate, encoding: 'json', deflate: true });
-      // At 10k subscribers the paced load is 2 publications a second, so a window holds few: turns of one publication.
-      const paced = size.subscribers >= 10_000 ? { turns: SINGLE_TURNS, take: singlePublication } : { turns: PACED_WINDOWS, take: pacedWindow };
+      if (spec.subscribers <= 1000) runs.push({ variant: VARIANTS.deflate, encoding: 'json', deflate: true });
+      const paced = { turns: takesSingles(spec) ? SINGLE_TURNS : PACED_WINDOWS, take: pacedTurn(spec) };
       await fanOutRounds(runs.map((run) => ({ variant: run.variant, spec: { ...spec, encoding: run.encoding, deflate: run.deflate } })), paced);
     }
   }
   if (only.has('channels')) {
-    const spec = quick
-      ? { id: 'channels-2k', subscribers: 2000, channels: 200, publishers: 10, pacedDeliveriesPerSecond: 20_000 }
-      : { id: 'channels-10k', subscribers: 10_000, channels: 1000, publishers: 10, pacedDeliveriesPerSecond: 20_000 };
+    const spec = quick ? SPECS['channels-2k'] : SPECS['channels-10k'];
     const variants = [...MAIN, VARIANTS.control];
-    await fanOutRounds(variants.map((variant) => ({ variant, spec: { ...spec, encoding: /** @type {const} */ ('json') } })), { turns: PACED_WINDOWS, take: pacedWindow });
+    await fanOutRounds(variants.map((variant) => ({ variant, spec: { ...spec, encoding: /** @type {const} */ ('json') } })), { turns: PACED_WINDOWS, take: pacedTurn(spec) });
   }
   if (only.has('slow')) {
     // A bound, not a rate: one round says whether memory stays bounded.

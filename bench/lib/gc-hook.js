@@ -1,29 +1,82 @@
-// Preloaded (--import) into every benchmarked server: answers the harness's IPC request for a
-// garbage-collected memory reading. Bench-only; the servers themselves know nothing of it.
+// Preloaded (--import) into every benchmarked server: answers the harness's IPC requests for a
+// garbage-collected memory reading, the collections counted so far, or a heap snapshot. Bench-only;
+// the servers themselves know nothing of it.
 // @ts-check
+
+import { PerformanceObserver, constants } from 'node:perf_hooks';
+
+/**
+ * A request from the harness (see ServerProcess): `id` comes back in the reply's `benchReply`.
+ * @typedef {{ bench: 'memory' | 'collections' | 'heapSnapshot'; id: number; path?: string }} Request
+ */
+
+/**
+ * Collections by kind since the harness first asked for them.
+ * @typedef {object} Collections
+ * @property {number} scavenges    young-generation collections
+ * @property {number} scavengeMs   their pauses, in all
+ * @property {number} full         full (mark-compact) collections
+ * @property {number} fullMs       their pauses, in all
+ */
 
 /** @param {number} ms */
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-process.on('message', (message) => {
-  const request = /** @type {{ benchGc?: number; benchHeapSnapshot?: string }} */ (message);
-  // For digging into memory per connection by hand (see docs/performance.md); no scenario uses it.
-  if (typeof request?.benchHeapSnapshot === 'string') {
-    void import('node:v8').then((v8) => process.send?.({ benchHeapSnapshotDone: v8.writeHeapSnapshot(request.benchHeapSnapshot) }));
-    return;
-  }
-  if (typeof request !== 'object' || request === null || typeof request.benchGc !== 'number') return;
-  const id = request.benchGc;
-  void (async () => {
-    const collect = /** @type {(() => void) | undefined} */ (globalThis.gc);
-    // Two rounds with a pause: finalizers and weak callbacks of the first round free more in the second.
-    for (let round = 0; round < 2; round++) {
-      collect?.();
-      await pause(100);
+/** Counted only from the first request on: the servers of a full run never pay for the observer. @type {Collections | undefined} */
+let collections;
+
+/** @returns {Collections} */
+function countCollections() {
+  /** @type {Collections} */
+  const counted = { scavenges: 0, scavengeMs: 0, full: 0, fullMs: 0 };
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      // Node puts the kind of a 'gc' entry in `detail`, which the PerformanceEntry type does not declare.
+      const kind = /** @type {{ detail?: { kind?: number } }} */ (/** @type {unknown} */ (entry)).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) {
+        counted.scavenges++;
+        counted.scavengeMs += entry.duration;
+      } else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+        counted.full++;
+        counted.fullMs += entry.duration;
+      }
     }
-    const usage = process.memoryUsage();
-    process.send?.({ benchGcDone: id, heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers, rss: usage.rss, gc: collect !== undefined });
-  })();
+  }).observe({ entryTypes: ['gc'] });
+  return counted;
+}
+
+/**
+ * Collect garbage, then read the heap.
+ * @returns {Promise<Record<string, unknown>>}
+ */
+async function memory() {
+  const collect = /** @type {(() => void) | undefined} */ (globalThis.gc);
+  // Two rounds with a pause: finalizers and weak callbacks of the first round free more in the second.
+  for (let round = 0; round < 2; round++) {
+    collect?.();
+    await pause(100);
+  }
+  const usage = process.memoryUsage();
+  return { heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers, rss: usage.rss, gc: collect !== undefined };
+}
+
+/**
+ * @param {Request} request
+ * @returns {Promise<Record<string, unknown>>}
+ */
+async function answer(request) {
+  if (request.bench === 'memory') return memory();
+  if (request.bench === 'collections') return { ...(collections ??= countCollections()) };
+  // For digging into memory per connection by hand (see docs/performance.md); no scenario uses it.
+  const v8 = await import('node:v8');
+  return { path: v8.writeHeapSnapshot(request.path) };
+}
+
+process.on('message', (message) => {
+  const request = /** @type {Partial<Request> | null} */ (message);
+  if (typeof request !== 'object' || request === null || typeof request.id !== 'number' || request.bench === undefined) return;
+  const id = request.id;
+  void answer(/** @type {Request} */ (request)).then((reply) => process.send?.({ benchReply: id, ...reply }));
 });
 // The IPC channel must not keep a server alive that was asked to stop, and a server whose harness
 // went away (crashed, killed) stops too instead of lingering.

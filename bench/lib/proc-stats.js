@@ -7,17 +7,25 @@ import { readFileSync } from 'node:fs';
 const CLOCK_TICKS = 100;
 
 /**
+ * User and system CPU seconds a process has used so far (all its threads).
+ * @param {number} pid
+ * @returns {{ user: number; system: number }}
+ */
+export function cpuTimes(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
+}
+
+/**
  * User + system CPU seconds a process has used so far (all its threads).
  * @param {number} pid
  * @returns {number}
  */
 export function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return (utime + stime) / CLOCK_TICKS;
+  const { user, system } = cpuTimes(pid);
+  return user + system;
 }
 
 /**

@@ -6,7 +6,7 @@ import { closeSync, openSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds, rssBytes } from './proc-stats.js';
+import { cpuSeconds, cpuTimes, rssBytes } from './proc-stats.js';
 
 /** @typedef {'switchyard' | 'ws' | 'socketio'} ServerKind */
 
@@ -15,6 +15,7 @@ import { cpuSeconds, rssBytes } from './proc-stats.js';
  * @property {ServerKind} kind
  * @property {string} label      name in the tables (e.g. "switchyard", "switchyard+deflate")
  * @property {string[]} [flags]  extra command-line flags (Switchyard only)
+ * @property {string} [script]   another build's server to run (a `packages/server/dist/cli.js`; Switchyard only)
  */
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -64,9 +65,9 @@ export class ServerProcess {
   /** @type {ServerVariant} */ variant;
   /** @type {number} */ port;
   /** @type {import('node:child_process').ChildProcess} */ #child;
-  #gcCounter = 0;
-  /** @type {Map<number, (reading: { heapUsed: number; external: number; arrayBuffers: number }) => void>} */
-  #gcWaiters = new Map();
+  #lastRequest = 0;
+  /** Requests to the server's GC hook waiting for their reply, by id. @type {Map<number, (reply: Record<string, unknown>) => void>} */
+  #waiting = new Map();
 
   /**
    * @param {ServerVariant} variant
@@ -78,10 +79,10 @@ export class ServerProcess {
     this.port = port;
     this.#child = child;
     child.on('message', (message) => {
-      const done = /** @type {{ benchGcDone?: number; heapUsed: number; external: number; arrayBuffers: number }} */ (message);
-      if (typeof done?.benchGcDone !== 'number') return;
-      this.#gcWaiters.get(done.benchGcDone)?.(done);
-      this.#gcWaiters.delete(done.benchGcDone);
+      const reply = /** @type {{ benchReply?: number } | null} */ (message);
+      if (typeof reply?.benchReply !== 'number') return;
+      this.#waiting.get(reply.benchReply)?.(/** @type {Record<string, unknown>} */ (reply));
+      this.#waiting.delete(reply.benchReply);
     });
   }
 
@@ -97,7 +98,7 @@ export class ServerProcess {
     /** @type {string[]} */
     let args;
     if (variant.kind === 'switchyard') {
-      script = `${root}packages/server/dist/cli.js`;
+      script = variant.script ?? `${root}packages/server/dist/cli.js`;
       args = ['--port', String(port), ...SWITCHYARD_FLAGS, ...(variant.flags ?? [])];
     } else {
       script = fileURLToPath(new URL(`../servers/${variant.kind === 'ws' ? 'plain-ws' : 'socketio'}-server.js`, import.meta.url));
@@ -140,6 +141,11 @@ export class ServerProcess {
     return cpuSeconds(this.pid);
   }
 
+  /** @returns {{ user: number; system: number }} user and system CPU seconds so far */
+  cpuTimes() {
+    return cpuTimes(this.pid);
+  }
+
   /** @returns {number} VmRSS in bytes */
   rss() {
     return rssBytes(this.pid);
@@ -150,16 +156,16 @@ export class ServerProcess {
    * @returns {Promise<{ heapUsed: number; external: number; arrayBuffers: number; rss: number }>}
    */
   async memoryAfterGc() {
-    const id = ++this.#gcCounter;
-    const reading = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.variant.label} did not answer the GC request`)), 10_000);
-      this.#gcWaiters.set(id, (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      });
-      this.#child.send({ benchGc: id });
-    });
+    const reading = /** @type {{ heapUsed: number; external: number; arrayBuffers: number }} */ (await this.#ask('memory'));
     return { heapUsed: reading.heapUsed, external: reading.external, arrayBuffers: reading.arrayBuffers, rss: this.rss() };
+  }
+
+  /**
+   * Garbage collections in the server since the first call, which starts counting them (bench/pair.js).
+   * @returns {Promise<import('./gc-hook.js').Collections>}
+   */
+  async collections() {
+    return /** @type {import('./gc-hook.js').Collections} */ (await this.#ask('collections'));
   }
 
   /**
@@ -167,15 +173,29 @@ export class ServerProcess {
    * @param {string} path
    * @returns {Promise<void>}
    */
-  heapSnapshot(path) {
-    return new Promise((resolve) => {
-      const onMessage = (/** @type {unknown} */ message) => {
-        if (typeof message !== 'object' || message === null || !('benchHeapSnapshotDone' in message)) return;
-        this.#child.off('message', onMessage);
-        resolve();
-      };
-      this.#child.on('message', onMessage);
-      this.#child.send({ benchHeapSnapshot: path });
+  async heapSnapshot(path) {
+    await this.#ask('heapSnapshot', path, 120_000);
+  }
+
+  /**
+   * Ask the server's GC hook (gc-hook.js) and wait for its answer.
+   * @param {import('./gc-hook.js').Request['bench']} bench
+   * @param {string} [path]
+   * @param {number} [timeoutMs]
+   * @returns {Promise<Record<string, unknown>>}
+   */
+  #ask(bench, path, timeoutMs = 10_000) {
+    const id = ++this.#lastRequest;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(id);
+        reject(new Error(`${this.variant.label} did not answer the ${bench} request`));
+      }, timeoutMs);
+      this.#waiting.set(id, (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+      this.#child.send(path === undefined ? { bench, id } : { bench, id, path });
     });
   }
 

@@ -49,6 +49,37 @@ const SAMPLE_EVERY = 10;
 const BACKLOG_PER_SUBSCRIBER = 8;
 /** Longest wait for subscribers to catch up after a phase, so the next one starts from an empty pipe. */
 const DRAIN_TIMEOUT_MS = 8000;
+/** After a single publication at 10k subscribers, time for it to reach every subscriber (see `FanOutBench.single`). */
+const SINGLE_GAP_MS = 400;
+
+/** The fan-out scenarios: one channel at 1k and 10k subscribers, and many channels (its small size for `--quick`). */
+export const SPECS = {
+  'fanout-1k': { id: 'fanout-1k', subscribers: 1000, channels: 1, publishers: 1, pacedDeliveriesPerSecond: 20_000 },
+  'fanout-10k': { id: 'fanout-10k', subscribers: 10_000, channels: 1, publishers: 1, pacedDeliveriesPerSecond: 20_000 },
+  'channels-10k': { id: 'channels-10k', subscribers: 10_000, channels: 1000, publishers: 10, pacedDeliveriesPerSecond: 20_000 },
+  'channels-2k': { id: 'channels-2k', subscribers: 2000, channels: 200, publishers: 10, pacedDeliveriesPerSecond: 20_000 },
+};
+
+/**
+ * Whether `spec`'s paced load is taken one publication at a time: when each publication goes to 10k
+ * subscribers, the paced rate is 2 publications a second and a window would hold few (two servers measured
+ * a publication apart see the same machine, where windows of 2.5 s saw different stalls).
+ * @param {FanOutSpec} spec
+ * @returns {boolean}
+ */
+export function takesSingles(spec) {
+  return spec.subscribers / spec.channels >= 10_000;
+}
+
+/**
+ * A server's paced turn in `spec`: one publication (see `takesSingles`), or a 1 s window at the paced rate
+ * after 300 ms of warm-up.
+ * @param {FanOutSpec} spec
+ * @returns {(bench: FanOutBench) => Promise<PacedWindow>}
+ */
+export function pacedTurn(spec) {
+  return takesSingles(spec) ? (bench) => bench.single(SINGLE_GAP_MS) : (bench) => bench.paced(300, 1000);
+}
 
 /**
  * One server with its subscribers and publishers connected, kept open while the comparison runs.
