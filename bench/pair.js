@@ -1,0 +1,128 @@
+// Paired comparison for measuring a change: several servers (this build, an older build, plain `ws`, the
+// same build with other flags) up at once on one fan-out scenario, taking the paced load in turns that
+// rotate, as the full run does. Per publication it reports what the full run does not: the server's CPU
+// split into user and system time, its garbage collections, and publish-to-deliver latency.
+// Usage: node bench/pair.js [--scenario channels-10k] [--turns 12] <server>...
+//   <server>: switchyard | ws | socket.io | "<label>=<switchyard or a build's packages/server/dist/cli.js> [flag...]"
+// @ts-check
+
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AddressPool, round } from './lib/measure.js';
+import { machineLoad, machineSnapshot } from './lib/proc-stats.js';
+import { percentiles } from './lib/samples.js';
+import { ServerProcess } from './lib/server-process.js';
+import { FanOutBench, SPECS, pacedTurn, turnOrder } from './scenarios/fan-out.js';
+
+/** @typedef {import('./lib/server-process.js').ServerVariant} ServerVariant */
+
+/**
+ * One server's sums over its measured turns.
+ * @typedef {object} Tally
+ * @property {number} published
+ * @property {number} user     CPU seconds
+ * @property {number} system   CPU seconds
+ * @property {number} scavenges
+ * @property {number} scavengeMs
+ * @property {number} full
+ * @property {number} fullMs
+ * @property {Array<{ values: number[]; seen: number; max: number }>} samples  latency samples of every turn
+ */
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { scenario: { type: 'string', default: 'channels-10k' }, turns: { type: 'string', default: '12' } },
+});
+const scenario = values.scenario ?? 'channels-10k';
+const spec = /** @type {Record<string, import('./scenarios/fan-out.js').FanOutSpec>} */ (SPECS)[scenario];
+if (spec === undefined) throw new Error(`--scenario is one of ${Object.keys(SPECS).join(', ')}`);
+const turns = Number(values.turns);
+if (!Number.isInteger(turns) || turns < 1 || turns > 100) throw new Error('--turns must be a whole number from 1 to 100');
+if (positionals.length === 0) throw new Error('name the servers to compare, e.g.: switchyard ws');
+
+/**
+ * A server as named on the command line.
+ * @param {string} text
+ * @returns {ServerVariant}
+ */
+function variantOf(text) {
+  if (text === 'switchyard') return { kind: 'switchyard', label: 'switchyard' };
+  if (text === 'ws') return { kind: 'ws', label: 'ws' };
+  if (text === 'socket.io') return { kind: 'socketio', label: 'socket.io' };
+  const at = text.indexOf('=');
+  if (at <= 0) throw new Error(`"${text}" is not switchyard, ws, socket.io or <label>=<server> [flag...]`);
+  const [server = '', ...flags] = text.slice(at + 1).trim().split(/\s+/);
+  /** @type {ServerVariant} */
+  const variant = { kind: 'switchyard', label: text.slice(0, at), flags };
+  if (server !== 'switchyard') variant.script = resolve(server);
+  return variant;
+}
+
+const variants = positionals.map(variantOf);
+if (new Set(variants.map((variant) => variant.label)).size !== variants.length) throw new Error('give every server its own label');
+/** @type {import('./lib/fleet.js').RunContext} */
+const ctx = { quick: false, addresses: new AddressPool(), log: (line) => process.stdout.write(`${line}\n`) };
+const take = pacedTurn(spec);
+
+/** @type {FanOutBench[]} */
+const benches = [];
+try {
+  for (const variant of variants) {
+    benches.push(await FanOutBench.open(variant, ctx, { ...spec, encoding: 'json' }));
+    ctx.log(`${variant.label}: ${spec.subscribers} subscribers on ${spec.channels} channel${spec.channels === 1 ? '' : 's'}`);
+  }
+  // One turn each first, unmeasured: the servers' code is compiled and their pools grown before any figure counts.
+  for (const bench of benches) await take(bench);
+  /** @type {Tally[]} */
+  const tallies = benches.map(() => ({ published: 0, user: 0, system: 0, scavenges: 0, scavengeMs: 0, full: 0, fullMs: 0, samples: [] }));
+  const machineBefore = machineSnapshot();
+  for (let turn = 0; turn < turns; turn++) {
+    for (const index of turnOrder(benches.length, turn)) {
+      const bench = /** @type {FanOutBench} */ (benches[index]);
+      const tally = /** @type {Tally} */ (tallies[index]);
+      const server = bench.server;
+      const [cpu, collected] = [server.cpuTimes(), await server.collections()];
+      const window = await take(bench);
+      const [cpuAfter, collectedAfter] = [server.cpuTimes(), await server.collections()];
+      tally.published += window.phase.published;
+      tally.user += cpuAfter.user - cpu.user;
+      tally.system += cpuAfter.system - cpu.system;
+      tally.scavenges += collectedAfter.scavenges - collected.scavenges;
+      tally.scavengeMs += collectedAfter.scavengeMs - collected.scavengeMs;
+      tally.full += collectedAfter.full - collected.full;
+      tally.fullMs += collectedAfter.fullMs - collected.fullMs;
+      tally.samples.push(...window.samples);
+    }
+    ctx.log(`turn ${turn + 1} of ${turns}`);
+  }
+  report(tallies, machineLoad(machineBefore, machineSnapshot()));
+} finally {
+  for (const bench of benches) await bench.close();
+}
+
+/**
+ * Print the comparison as a Markdown table, ratios against the first server.
+ * @param {Tally[]} tallies
+ * @param {import('./lib/proc-stats.js').MachineLoad} machine
+ */
+function report(tallies, machine) {
+  const perPublication = (/** @type {number} */ seconds, /** @type {Tally} */ tally) => (tally.published > 0 ? (seconds * 1e6) / tally.published : 0);
+  const first = /** @type {Tally} */ (tallies[0]);
+  const firstTotal = perPublication(first.user + first.system, first);
+  const lines = [
+    `${scenario}, ${turns} turns each (CPU and collections: the whole turn, warm-up and drain included, over the publications it made); ` +
+      `machine ${machine.cpuBusyPercent} % busy, CPU steal ${machine.stealPercent} %`,
+    '',
+    '| server | publications | CPU µs per publication: user | system | total | total vs first | scavenges per 1k publications | scavenge ms per 1k publications | full collections (ms) | latency p50 ms | p99 ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  tallies.forEach((tally, index) => {
+    const total = perPublication(tally.user + tally.system, tally);
+    const perThousand = (/** @type {number} */ count) => (tally.published > 0 ? round((1000 * count) / tally.published, 2) : 0);
+    const latency = percentiles(tally.samples);
+    lines.push(`| ${variants[index]?.label} | ${tally.published} | ${round(perPublication(tally.user, tally), 1)} | ${round(perPublication(tally.system, tally), 1)} | ` +
+      `${round(total, 1)} | ${firstTotal > 0 ? round(total / firstTotal, 3) : ''} | ${perThousand(tally.scavenges)} | ${perThousand(tally.scavengeMs)} | ` +
+      `${tally.full} (${round(tally.fullMs, 1)}) | ${latency.p50} | ${latency.p99} |`);
+  });
+  process.stdout.write(`\n${lines.join('\n')}\n`);
+}
