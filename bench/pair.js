@@ -71,7 +71,10 @@ try {
     benches.push(await FanOutBench.open(variant, ctx, { ...spec, encoding: 'json' }));
     ctx.log(`${variant.label}: ${spec.subscribers} subscribers on ${spec.channels} channel${spec.channels === 1 ? '' : 's'}`);
   }
-  // One turn each first, unmeasured: the servers' code is compiled and their pools grown before any figure counts.
+  // Unmeasured first, as in the full run: one saturated phase each, then one turn. V8 sizes a server's young
+  // generation by what it has allocated so far: without the saturated phase, plain `ws` went through the
+  // measured turns with four times the scavenges (2.0 against 0.5 per 1,000 publications) in one trial.
+  for (const bench of benches) await bench.saturated(ctx);
   for (const bench of benches) await take(bench);
   /** @type {Tally[]} */
   const tallies = benches.map(() => ({ published: 0, user: 0, system: 0, scavenges: 0, scavengeMs: 0, full: 0, fullMs: 0, samples: [] }));
