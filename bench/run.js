@@ -163,7 +163,7 @@ async function fanOutRounds(jobs, paced) {
     for (let round = 0; round < rounds; round++) {
       if (rounds > 1) log(`round ${round + 1} of ${rounds}`);
       const turns = quick ? 2 : paced.turns;
-      const compared = await compareFanOut(benches, ctx, { turns, take: paced.take, firstTurn: round * turns });
+      const compared = await compareFanOut(benches, ctx, { turns, take: paced.take, round, firstTurn: round * turns });
       byRound.push(compared.results);
       compared.windows.forEach((mine, index) => windows[index]?.push(...mine));
     }
