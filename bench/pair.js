@@ -11,7 +11,6 @@ import { parseArgs } from 'node:util';
 import { AddressPool, round } from './lib/measure.js';
 import { machineLoad, machineSnapshot } from './lib/proc-stats.js';
 import { percentiles } from './lib/samples.js';
-import { ServerProcess } from './lib/server-process.js';
 import { FanOutBench, SPECS, pacedTurn, turnOrder } from './scenarios/fan-out.js';
 
 /** @typedef {import('./lib/server-process.js').ServerVariant} ServerVariant */
@@ -52,6 +51,7 @@ function variantOf(text) {
   const at = text.indexOf('=');
   if (at <= 0) throw new Error(`"${text}" is not switchyard, ws, socket.io or <label>=<server> [flag...]`);
   const [server = '', ...flags] = text.slice(at + 1).trim().split(/\s+/);
+  if (server !== 'switchyard' && !server.endsWith('.js')) throw new Error(`"${text}": after the label comes switchyard or a build's dist/cli.js`);
   /** @type {ServerVariant} */
   const variant = { kind: 'switchyard', label: text.slice(0, at), flags };
   if (server !== 'switchyard') variant.script = resolve(server);
