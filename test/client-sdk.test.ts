@@ -528,7 +528,9 @@ describe('SwitchyardClient', () => {
       const secret = 'a-test-secret-that-is-long-enough-for-hs256';
       const { wsUrl } = await server({ jwtSecret: secret, auth: 'required' });
       const expiries: number[] = [];
+      const asked: number[] = [];
       const token = async (): Promise<string> => {
+        asked.push(Date.now());
         const exp = Math.floor(Date.now() / 1000) + 2;
         expiries.push(exp * 1000);
         return new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('bob').setExpirationTime(exp).sign(new TextEncoder().encode(secret));
@@ -538,8 +540,10 @@ describe('SwitchyardClient', () => {
       sdk.on('disconnected', (event) => disconnects.push(event));
       await connected(sdk);
       await until(() => expiries.length >= 2, 'a token refresh');
-      // Past the first token's expiry, the server would have closed with 1008 without the refresh.
+      // A token living 1–2 s is refreshed halfway through its life: well ahead of expiry, not at its last moment.
       const firstExpiry = expiries[0] ?? 0;
+      expect(firstExpiry - (asked[1] ?? Infinity)).toBeGreaterThanOrEqual(250);
+      // Past the first token's expiry, the server would have closed with 1008 without the refresh.
       await until(() => Date.now() > firstExpiry + 300, 'the first token to expire');
       expect(await sdk.echo('still here')).toBe('still here');
       expect(disconnects).toEqual([]);

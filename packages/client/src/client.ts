@@ -133,8 +133,10 @@ type Reply<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;
 const RETRYABLE_REQUESTS: ReadonlySet<ClientMessageType> = new Set<ClientMessageType>(['echo', 'ping', 'presence', 'history']);
 /** Subscribe errors worth retrying on the same connection (the others end the subscription). */
 const TRANSIENT_ERRORS: ReadonlySet<ClientErrorCode> = new Set(['unavailable', 'rate_limited', 'internal']);
-/** Shortest wait before refreshing a token. */
-const MIN_REFRESH_MS = 1000;
+/** Wait before refreshing a token whose `expiresAt` has passed by this client's clock (a skewed clock). */
+const SKEWED_REFRESH_MS = 1000;
+/** How long before expiry a refresh starts, at most: tokens of 50 s and up are refreshed with this much time to spare. */
+const REFRESH_LEAD_MS = 5000;
 /** setTimeout's ceiling (2^31 - 1 ms). */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -529,9 +531,12 @@ export class SwitchyardClient {
     if (typeof token !== 'function' || data.expiresAt === null) return;
     if (this.#refreshTimer !== undefined) this.#options.timers.clearTimeout(this.#refreshTimer);
     const generation = this.#generation;
-    // Refresh when ~10% of the token's remaining life is left, so a slow token endpoint still beats
-    // expiry. The floor stops a clock skewed past `expiresAt` from turning this into a busy loop.
-    const delay = Math.min(Math.max(MIN_REFRESH_MS, (data.expiresAt - Date.now()) * 0.9), MAX_TIMER_MS);
+    // Refresh with 10% of the token's remaining life left, and at least REFRESH_LEAD_MS (half the life of a
+    // shorter token), so that a slow token endpoint and the `auth` round trip still beat expiry. A clock skewed
+    // past `expiresAt` waits SKEWED_REFRESH_MS rather than refreshing in a loop.
+    const remaining = data.expiresAt - Date.now();
+    const lead = Math.max(remaining * 0.1, Math.min(remaining / 2, REFRESH_LEAD_MS));
+    const delay = remaining > 0 ? Math.min(remaining - lead, MAX_TIMER_MS) : SKEWED_REFRESH_MS;
     this.#refreshTimer = this.#options.timers.setTimeout(() => {
       this.#refreshTimer = undefined;
       if (generation !== this.#generation) return;
