@@ -135,7 +135,7 @@ const RETRYABLE_REQUESTS: ReadonlySet<ClientMessageType> = new Set<ClientMessage
 const TRANSIENT_ERRORS: ReadonlySet<ClientErrorCode> = new Set(['unavailable', 'rate_limited', 'internal']);
 /** Wait before refreshing a token whose `expiresAt` has passed by this client's clock (a skewed clock). */
 const SKEWED_REFRESH_MS = 1000;
-/** How long before expiry a refresh starts, at most: tokens of 50 s and up are refreshed with this much time to spare. */
+/** Least time to spare when a token refresh starts (a token living under 10 s gets half its life; over 50 s, 10 % is more). */
 const REFRESH_LEAD_MS = 5000;
 /** setTimeout's ceiling (2^31 - 1 ms). */
 const MAX_TIMER_MS = 2_147_483_647;
