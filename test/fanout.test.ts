@@ -101,6 +101,28 @@ describe('Fan-out held to the end of the tick', () => {
     await client.close();
   });
 
+  it('sends a publisher subscribed to its channel each message before its ack, also for two publishes in one read', async () => {
+    server = await startServer();
+    const publisher = await TestClient.open(server.wsUrl);
+    const other = await TestClient.open(server.wsUrl);
+    await publisher.request({ type: 'subscribe', channel: 'tick:self' });
+    await other.request({ type: 'subscribe', channel: 'tick:self' });
+    // Both publishes leave in one TCP write, so the server reads them in one tick: the first fan-out is held, its ack
+    // is queued behind it, and the second fan-out then queues the held one per connection, ahead of that ack.
+    const socket = (publisher.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.cork();
+    publisher.send({ type: 'publish', channel: 'tick:self', data: 'one', id: 'p1' });
+    publisher.send({ type: 'publish', channel: 'tick:self', data: 'two', id: 'p2' });
+    socket.uncork();
+    await publisher.next((frame) => frame.id === 'p2');
+    await waitFor(() => other.messages('tick:self').length === 2, 5000, 'both messages at the other subscriber');
+    const seen = publisher.frames.filter((frame) => frame.type === 'message' || frame.type === 'ack').map((frame) => `${frame.type}:${String(frame.data === 'one' || frame.data === 'two' ? frame.data : frame.id)}`);
+    expect(seen).toEqual(['message:one', 'ack:p1', 'message:two', 'ack:p2']);
+    expect(other.messages('tick:self').map((frame) => frame.data)).toEqual(['one', 'two']);
+    await publisher.close();
+    await other.close();
+  });
+
   it('delivers each of many same-tick fan-outs to every subscriber, in order, and counts each write once', async () => {
     server = await startServer({ maxConnectionsPerIp: 500 });
     const received: number[][] = [];

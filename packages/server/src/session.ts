@@ -6,11 +6,14 @@ import {
 } from '@switchyard/protocol';
 import { channelAllowed, type Authenticator, type Identity } from './auth/identity.js';
 import { SwitchyardError, errorFrame, toSwitchyardError } from './errors.js';
+import type { PublishRequest, PublishResult } from './engine/engine.js';
 import type { Hub } from './hub/hub.js';
 import { Outbound } from './hub/outbound.js';
 import type { Peer } from './hub/peer.js';
 import { authConfigured, type NamespaceOptions, type SwitchyardOptions } from './options.js';
 import type { Stats } from './stats.js';
+
+type PublishMessage = Extract<ClientMessage, { type: 'publish' }>;
 
 /** What the transport offers a session: a way to send and a way to close. */
 export interface Connection {
@@ -286,24 +289,37 @@ export class Session implements Peer {
     this.#ctx.events.subscribed(this, channel);
   }
 
-  async #publish(message: Extract<ClientMessage, { type: 'publish' }>): Promise<void> {
-    const { hub } = this.#ctx;
+  /**
+   * Publish, and acknowledge once the engine has it. With the in-process engine and no authorize hook this all
+   * happens before returning, without a promise: the ack then leaves in the same tick as the fan-out.
+   */
+  #publish(message: PublishMessage): Promise<void> | undefined {
     const channel = message.channel;
     if (isServerChannel(channel)) throw new SwitchyardError('forbidden', 'clients may not publish to server channels ($…)');
-    const namespace = hub.namespaces.forChannel(channel);
+    const namespace = this.#ctx.hub.namespaces.forChannel(channel);
     if (!namespace.publish) throw new SwitchyardError('forbidden', `clients may not publish to ${channel}`);
     this.#requireAccess(namespace, channel, 'publish');
     const authorizing = this.#authorize({ action: 'publish', channel });
-    if (authorizing !== undefined) await authorizing;
-    const request: Parameters<Hub['publish']>[0] = { channel, data: message.data, from: this.userId ?? this.clientId };
+    if (authorizing !== undefined) return authorizing.then(() => this.#publishAuthorized(message));
+    return this.#publishAuthorized(message);
+  }
+
+  #publishAuthorized(message: PublishMessage): Promise<void> | undefined {
+    const request: PublishRequest = { channel: message.channel, data: message.data, from: this.userId ?? this.clientId };
     if (message.event !== undefined) request.event = message.event;
     if (message.key !== undefined) request.key = message.key;
     if (message.ephemeral === true) request.ephemeral = true;
-    const result = await hub.publish(request);
+    const result = this.#ctx.hub.publishNow(request);
+    if (result instanceof Promise) return result.then((published) => this.#acknowledge(message, published));
+    this.#acknowledge(message, result);
+    return undefined;
+  }
+
+  #acknowledge(message: PublishMessage, result: PublishResult): void {
     const data: { offset: number; epoch: string; duplicate?: boolean } = { offset: result.offset, epoch: result.epoch };
     if (result.duplicate) data.duplicate = true;
     this.#send(reply({ type: 'ack', timestamp: Date.now(), data }, message.id));
-    if (!result.duplicate) this.#ctx.events.published(this, channel, result.offset);
+    if (!result.duplicate) this.#ctx.events.published(this, message.channel, result.offset);
   }
 
   async #broadcast(data: unknown, id: RequestId | undefined): Promise<void> {

@@ -102,6 +102,11 @@ export interface Engine {
   close(): Promise<void>;
 
   publish(request: PublishRequest, policy: StreamPolicy): Promise<PublishResult>;
+  /**
+   * `publish`, done before returning, with the same guarantees: for an in-process engine, whose publish needs no
+   * I/O. The hub then acknowledges in the same tick as the fan-out, without a promise per publication.
+   */
+  publishNow?(request: PublishRequest, policy: StreamPolicy): PublishResult;
   /** This node wants `channel`'s publications (first local subscriber). Resolves once they will arrive. */
   subscribe(channel: string): Promise<void>;
   /** This node no longer wants `channel`'s publications (last local subscriber left). */

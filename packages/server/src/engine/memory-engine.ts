@@ -116,6 +116,10 @@ export class MemoryEngine implements Engine {
   }
 
   async publish(request: PublishRequest, policy: StreamPolicy): Promise<PublishResult> {
+    return this.publishNow(request, policy);
+  }
+
+  publishNow(request: PublishRequest, policy: StreamPolicy): PublishResult {
     const now = Date.now();
     const stream = this.#stream(request.channel);
     this.#policies.set(request.channel, policy);

@@ -278,8 +278,27 @@ export class Hub implements EngineHandler {
 
   /** Publish through the engine; resolves once the engine accepted it (in history, handed to delivery). */
   publish(request: PublishRequest): Promise<PublishResult> {
-    if (!this.engine.ready) return Promise.reject(new SwitchyardError('unavailable', 'the engine is not available'));
-    return this.#withTimeout(this.engine.publish(request, this.namespaces.policy(request.channel)), 'publish');
+    try {
+      return Promise.resolve(this.publishNow(request));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * `publish` without a promise when the engine is in-process: the result (or a thrown SwitchyardError) comes back
+   * at once, after the fan-out. A remote engine's answer is still a promise.
+   */
+  publishNow(request: PublishRequest): PublishResult | Promise<PublishResult> {
+    const engine = this.engine;
+    if (!engine.ready) throw new SwitchyardError('unavailable', 'the engine is not available');
+    const policy = this.namespaces.policy(request.channel);
+    if (engine.publishNow === undefined) return this.#withTimeout(engine.publish(request, policy), 'publish');
+    try {
+      return engine.publishNow(request, policy);
+    } catch (error) {
+      throw this.#engineError(error, 'publish');
+    }
   }
 
   /** Broadcast to every client (or one channel's subscribers) on every node. */
@@ -453,7 +472,11 @@ export class Hub implements EngineHandler {
   #withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
     const timeoutMs = this.#limits.engineTimeoutMs;
     // An in-process engine answers or fails by itself; a timer per request would only cost time.
-    if (!this.engine.remote) return promise.catch((error: unknown) => this.#engineFailure(error, what));
+    if (!this.engine.remote) {
+      return promise.catch((error: unknown) => {
+        throw this.#engineError(error, what);
+      });
+    }
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(new SwitchyardError('unavailable', `the engine did not answer ${what} in time`)), timeoutMs);
       promise.then((value) => {
@@ -461,16 +484,16 @@ export class Hub implements EngineHandler {
         resolve(value);
       }, (error: unknown) => {
         clearTimeout(timer);
-        this.#engineFailure(error, what).catch(reject);
+        reject(this.#engineError(error, what));
       });
     });
   }
 
   /** An engine error as the client sees it: `unavailable`, unless the engine already chose a code. */
-  async #engineFailure(error: unknown, what: string): Promise<never> {
-    if (error instanceof SwitchyardError) throw error;
+  #engineError(error: unknown, what: string): SwitchyardError {
+    if (error instanceof SwitchyardError) return error;
     this.#observer.onEngineError?.(error, what);
-    throw new SwitchyardError('unavailable', `the engine failed to ${what}`);
+    return new SwitchyardError('unavailable', `the engine failed to ${what}`);
   }
 }
 

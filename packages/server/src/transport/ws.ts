@@ -171,28 +171,48 @@ class WsConnection implements Connection {
     const frame = outbound.framed(this.codec, this.#framing);
     const socket = this.#socket;
     // `writable` is false once the socket is ended or destroyed, and reads only the write state the write needs anyway.
-    if (socket.writable) socket.write(frame);
+    if (socket.writable) {
+      if (this.#queued === undefined) socket.write(frame);
+      else {
+        // Frames queued after the fan-out was held (a reply to a publisher that is also a subscriber) follow it
+        // in the same write.
+        socket.cork();
+        socket.write(frame);
+        this.flush();
+        socket.uncork();
+      }
+    }
     if (socket.writableLength > this.transport.highWaterMark) this.#slowConsumer();
     return frame.length;
   }
 
   send(outbound: Outbound): boolean {
     if (this.closing) return false;
-    const transport = this.transport;
     const frame = outbound.framed(this.codec, this.#framing);
-    transport.countOut(outbound, 1, frame.length);
-    // Whatever is queued now must follow a fan-out held earlier in this tick, so that is queued first.
-    transport.releaseHeld();
-    // Frames are held until the end of the tick, then leave in one write per socket (see flush()).
+    this.transport.countOut(outbound, 1, frame.length);
+    this.#queue(frame, false);
+    return true;
+  }
+
+  /** Queue a held fan-out's frame ahead of anything queued since it was held (see WebSocketTransport). */
+  sendHeld(outbound: Outbound): void {
+    if (this.closing) return;
+    const frame = outbound.framed(this.codec, this.#framing);
+    this.transport.countOut(outbound, 1, frame.length);
+    this.#queue(frame, true);
+  }
+
+  /** Hold `frame` for the end of the tick, after (or, `first`, before) the frames already held. */
+  #queue(frame: Buffer, first: boolean): void {
     const queued = this.#queued;
     if (queued === undefined) {
       this.#queued = frame;
-      transport.touched(this);
-    } else if (Array.isArray(queued)) queued.push(frame);
-    else this.#queued = [queued, frame];
+      this.transport.touched(this);
+    } else if (!Array.isArray(queued)) this.#queued = first ? [frame, queued] : [queued, frame];
+    else if (first) queued.unshift(frame);
+    else queued.push(frame);
     this.#queuedBytes += frame.length;
-    if (this.#socket.writableLength + this.#queuedBytes > transport.highWaterMark) this.#slowConsumer();
-    return true;
+    if (this.#socket.writableLength + this.#queuedBytes > this.transport.highWaterMark) this.#slowConsumer();
   }
 
   /** Write the frames held this tick: one frame as one write; several corked into one writev. */
@@ -238,9 +258,11 @@ class WsConnection implements Connection {
  *
  * Writes leave at the end of the tick, one per socket. A fan-out that arrives while nothing else is queued
  * (the usual case below saturation: one publication per tick) is held as it came, one message and the
- * hub's array of peers, and written in one pass at the end of the tick, each socket touched once. Anything
- * else queued in the same tick first turns the held fan-out into per-connection queues, so frames keep their
- * order and each socket still gets a single write.
+ * hub's array of peers, and written in one pass at the end of the tick, each socket touched once. Single
+ * messages queued after it (such as the publisher's ack) wait behind it: the pass writes the held frame
+ * first, and a socket with both gets them in one write. A second fan-out in the same tick turns the held one
+ * into per-connection queues, ahead of anything queued since, so frames keep their order and each socket
+ * still gets a single write.
  */
 export class WebSocketTransport implements Outbox {
   readonly highWaterMark: number;
@@ -394,12 +416,15 @@ export class WebSocketTransport implements Outbox {
     return connections;
   }
 
-  /** Queue a held fan-out on each of its connections, as if it had been delivered peer by peer. */
+  /**
+   * Queue a held fan-out on each of its connections, as if it had been delivered peer by peer when it came: ahead
+   * of whatever was queued since.
+   */
   releaseHeld(): void {
     const held = this.#held;
     if (held === undefined) return;
     this.#held = undefined;
-    for (const connection of held.connections) connection.send(held.outbound);
+    for (const connection of held.connections) connection.sendHeld(held.outbound);
   }
 
   /** `connection` has frames held for the end of this tick. */
