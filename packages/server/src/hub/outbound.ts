@@ -21,8 +21,10 @@ export class Outbound {
   deliveries = 0;
   #json: string | Uint8Array | undefined;
   #msgpack: string | Uint8Array | undefined;
-  /** Frames by framing slot (0, 1) for JSON, then (2, 3) for MessagePack; created by the first framing. */
-  #frames: unknown[] | undefined;
+  /** The plain JSON frame (framing slot 0), which most recipients share; kept apart so it needs no array. */
+  #plainJsonFrame: unknown;
+  /** Other frames, by index: 1 for JSON in slot 1, then 2 and 3 for MessagePack in slots 0 and 1. */
+  #otherFrames: unknown[] | undefined;
 
   constructor(message: ServerMessage) {
     this.message = message;
@@ -36,8 +38,9 @@ export class Outbound {
 
   /** `framing`'s frame of this message encoded with `codec`, computed once. */
   framed<T>(codec: Codec, framing: Framing<T>): T {
-    const frames = (this.#frames ??= []);
     const index = (codec.binary ? 2 : 0) + framing.slot;
+    if (index === 0) return (this.#plainJsonFrame ??= framing.frame(this.encoded(codec), false)) as T;
+    const frames = (this.#otherFrames ??= new Array<unknown>(4));
     return (frames[index] ??= framing.frame(this.encoded(codec), codec.binary)) as T;
   }
 }

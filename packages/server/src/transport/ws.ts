@@ -7,7 +7,6 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
 import proxyaddr from '@fastify/proxy-addr';
-import * as wsModule from 'ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
   CloseCodes, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, clampCloseReason, codecForSubprotocol,
@@ -20,25 +19,10 @@ import { eachPeer, type Outbox, type Peer } from '../hub/peer.js';
 import type { SwitchyardOptions } from '../options.js';
 import { Session, type Connection, type SessionContext } from '../session.js';
 import type { Stats } from '../stats.js';
-
-/** ws builds frames with `Sender.frame`, a documented public static that @types/ws does not declare. */
-interface FrameBuilder {
-  frame(data: Buffer, options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[];
-}
-const Sender = (wsModule as unknown as { Sender: FrameBuilder }).Sender;
-
-/** Build one complete unmasked server frame; `compressed` sets RSV1, which marks a permessage-deflate payload. */
-function buildFrame(payload: Buffer, binary: boolean, compressed: boolean): Buffer {
-  const parts = Sender.frame(payload, { fin: true, opcode: binary ? 2 : 1, mask: false, readOnly: true, rsv1: compressed });
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-}
-
-function payloadOf(encoded: string | Uint8Array): Buffer {
-  return typeof encoded === 'string' ? Buffer.from(encoded) : Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
-}
+import { serverFrame } from './frame.js';
 
 /** Frames for connections without compression. */
-const plainFraming: Framing<Buffer> = { slot: 0, frame: (encoded, binary) => buildFrame(payloadOf(encoded), binary, false) };
+const plainFraming: Framing<Buffer> = { slot: 0, frame: (encoded, binary) => serverFrame(encoded, binary, false) };
 
 /**
  * permessage-deflate as this server negotiates it, whatever the client offers: no server context
@@ -52,11 +36,11 @@ function deflateFraming(threshold: number): Framing<Buffer> {
   return {
     slot: 1,
     frame: (encoded, binary) => {
-      const payload = payloadOf(encoded);
-      if (payload.length < threshold) return buildFrame(payload, binary, false);
+      const payload = typeof encoded === 'string' ? Buffer.from(encoded) : encoded;
+      if (payload.byteLength < threshold) return serverFrame(payload, binary, false);
       // A sync flush ends the data with 00 00 ff ff, which RFC 7692 §7.2.1 says to leave out.
       const deflated = deflateRawSync(payload, { ...DEFLATE, finishFlush: zlibConstants.Z_SYNC_FLUSH });
-      return buildFrame(deflated.subarray(0, deflated.length - 4), binary, true);
+      return serverFrame(deflated.subarray(0, deflated.length - 4), binary, true);
     },
   };
 }
@@ -279,7 +263,10 @@ export class WebSocketTransport implements Outbox {
   readonly #pending = new Map<Socket, string>();
   /** Connections with frames held for the end of this tick. */
   #touched: WsConnection[] = [];
-  #counted: Outbound[] = [];
+  /** The other `#touched` array, empty: the two swap at each flush, so a flush allocates no array. */
+  #spareTouched: WsConnection[] = [];
+  /** Messages written since the last flush, for the per-type counts. */
+  readonly #counted: Outbound[] = [];
   /** A fan-out held for the end of this tick (see the class comment). */
   #held: { outbound: Outbound; connections: readonly WsConnection[] } | undefined;
   /**
@@ -474,18 +461,22 @@ export class WebSocketTransport implements Outbox {
         }
         this.countOut(outbound, deliveries, bytes);
       }
+      // A connection touched while these flush goes to the other array, which the next flush writes.
       const touched = this.#touched;
-      this.#touched = [];
+      this.#touched = this.#spareTouched;
       for (const connection of touched) connection.flush();
+      touched.length = 0;
+      this.#spareTouched = touched;
     } finally {
       this.#flushing = false;
     }
+    // Counting queues nothing, so the list does not change while it is read.
     const counted = this.#counted;
-    this.#counted = [];
     for (const outbound of counted) {
       this.#ctx.stats.countOutType(outbound.message.type, outbound.deliveries);
       outbound.deliveries = 0;
     }
+    counted.length = 0;
   }
 
   /** Visit the next heartbeat slot: each connection once per heartbeat period. */
