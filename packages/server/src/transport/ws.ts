@@ -461,12 +461,13 @@ export class WebSocketTransport implements Outbox {
         }
         this.countOut(outbound, deliveries, bytes);
       }
-      // A connection touched while these flush goes to the other array, which the next flush writes.
+      // The two arrays trade places first: a connection touched while these flush goes to the other one, which the
+      // next flush writes, and the fields never share an array, even if a flush throws.
       const touched = this.#touched;
       this.#touched = this.#spareTouched;
+      this.#spareTouched = touched;
       for (const connection of touched) connection.flush();
       touched.length = 0;
-      this.#spareTouched = touched;
     } finally {
       this.#flushing = false;
     }
