@@ -2,7 +2,9 @@
 // same build with other flags) up at once on one fan-out scenario, taking the paced load in turns that
 // rotate, as the full run does. Per publication it reports what the full run does not: the server's CPU
 // split into user and system time, its garbage collections, and publish-to-deliver latency.
-// Usage: node bench/pair.js [--scenario channels-10k] [--turns 12] <server>...
+// With --windows it also prints each turn's latency, to tell a tail made by a few slow windows (stalls) from
+// one that every window shares (a shifted distribution).
+// Usage: node bench/pair.js [--scenario channels-10k] [--turns 12] [--windows] <server>...
 //   <server>: switchyard | ws | socket.io | "<label>=<switchyard or a build's packages/server/dist/cli.js> [flag...]"
 // @ts-check
 
@@ -11,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { AddressPool, round } from './lib/measure.js';
 import { machineLoad, machineSnapshot } from './lib/proc-stats.js';
 import { percentiles } from './lib/samples.js';
-import { FanOutBench, SPECS, pacedTurn, turnOrder } from './scenarios/fan-out.js';
+import { FanOutBench, SPECS, collectEverywhere, pacedTurn, turnOrder } from './scenarios/fan-out.js';
 
 /** @typedef {import('./lib/server-process.js').ServerVariant} ServerVariant */
 
@@ -26,11 +28,14 @@ import { FanOutBench, SPECS, pacedTurn, turnOrder } from './scenarios/fan-out.js
  * @property {number} full
  * @property {number} fullMs
  * @property {Array<{ values: number[]; seen: number; max: number }>} samples  latency samples of every turn
+ * @property {import('./lib/samples.js').Percentiles[]} windows  each turn's latency
  */
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { scenario: { type: 'string', default: 'channels-10k' }, turns: { type: 'string', default: '12' } },
+  options: {
+    scenario: { type: 'string', default: 'channels-10k' }, turns: { type: 'string', default: '12' }, windows: { type: 'boolean', default: false },
+  },
 });
 const scenario = values.scenario ?? 'channels-10k';
 const spec = /** @type {Record<string, import('./scenarios/fan-out.js').FanOutSpec>} */ (SPECS)[scenario];
@@ -76,8 +81,9 @@ try {
   // measured turns with four times the scavenges (2.0 against 0.5 per 1,000 publications) in one trial.
   for (const bench of benches) await bench.saturated(ctx);
   for (const bench of benches) await take(bench);
+  await collectEverywhere(benches);
   /** @type {Tally[]} */
-  const tallies = benches.map(() => ({ published: 0, user: 0, system: 0, scavenges: 0, scavengeMs: 0, full: 0, fullMs: 0, samples: [] }));
+  const tallies = benches.map(() => ({ published: 0, user: 0, system: 0, scavenges: 0, scavengeMs: 0, full: 0, fullMs: 0, samples: [], windows: [] }));
   const machineBefore = machineSnapshot();
   for (let turn = 0; turn < turns; turn++) {
     for (const index of turnOrder(benches.length, turn)) {
@@ -95,6 +101,7 @@ try {
       tally.full += collectedAfter.full - collected.full;
       tally.fullMs += collectedAfter.fullMs - collected.fullMs;
       tally.samples.push(...window.samples);
+      tally.windows.push(window.phase.latencyMs);
     }
     ctx.log(`turn ${turn + 1} of ${turns}`);
   }
@@ -127,5 +134,15 @@ function report(tallies, machine) {
       `${round(total, 1)} | ${firstTotal > 0 ? round(total / firstTotal, 3) : ''} | ${perThousand(tally.scavenges)} | ${perThousand(tally.scavengeMs)} | ` +
       `${tally.full} (${round(tally.fullMs, 1)}) | ${latency.p50} | ${latency.p99} |`);
   });
+  if (values.windows) {
+    lines.push('', 'Latency of each turn, ms (p50 / p99 / max):', '', `| turn | ${variants.map((variant) => variant.label).join(' | ')} |`, `| ---: |${' ---: |'.repeat(variants.length)}`);
+    for (let turn = 0; turn < turns; turn++) {
+      const cells = tallies.map((tally) => {
+        const latency = tally.windows[turn];
+        return latency === undefined ? '' : `${latency.p50} / ${latency.p99} / ${latency.max}`;
+      });
+      lines.push(`| ${turn + 1} | ${cells.join(' | ')} |`);
+    }
+  }
   process.stdout.write(`\n${lines.join('\n')}\n`);
 }

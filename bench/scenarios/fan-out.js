@@ -208,7 +208,8 @@ export class FanOutBench {
  */
 
 /**
- * Every server of `benches` in turn: one saturated phase each, then the paced load, taking turns,
+ * Every server of `benches` in turn: one saturated phase each, a full collection in each (`collectEverywhere`),
+ * then the paced load, taking turns,
  * so that whatever else loads the machine meanwhile weighs on all of them alike. A server's paced
  * figures pool the samples of all its turns. The saturated phases start with a different server each
  * round: the first waits longest for the paced turns, and V8 shrinks an idle process's young generation
@@ -227,6 +228,7 @@ export async function compareFanOut(benches, ctx, paced) {
     saturated[index] = await /** @type {FanOutBench} */ (benches[index]).saturated(ctx);
     await pause(300);
   }
+  await collectEverywhere(benches);
   /** @type {PacedWindow[][]} */
   const windows = benches.map(() => []);
   for (let turn = 0; turn < paced.turns; turn++) {
@@ -244,6 +246,21 @@ export async function compareFanOut(benches, ctx, paced) {
     results.push(result);
   }
   return { results, windows };
+}
+
+/**
+ * A full garbage collection in every server of `benches`, one after another, before their paced turns.
+ * V8 starts a full collection when the old generation outgrows a threshold that it sets at the previous one
+ * (from the live size and the rate of promotion then). Left as the saturated phase leaves it, whether a server
+ * collects during the paced turns is chance: in paired trials Switchyard made no full collection in 20 turns
+ * twice and five or six in four others, while `ws`, whose threshold still dated from its start, made none.
+ * After a collection here, every server collects at the rate its own promotion sets, as a long-running server
+ * does (docs/performance.md, item 17).
+ * @param {FanOutBench[]} benches
+ * @returns {Promise<void>}
+ */
+export async function collectEverywhere(benches) {
+  for (const bench of benches) await bench.server.collectGarbage();
 }
 
 /**
