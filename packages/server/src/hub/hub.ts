@@ -194,7 +194,8 @@ export class Hub implements EngineHandler {
       subscriptions = new Set();
       this.#subscriptionsOf.set(peer, subscriptions);
     }
-    subscriptions.add(channelName);
+    // The channel's own copy of the name: each subscribe message brings a fresh one, which would stay per subscription.
+    subscriptions.add(channel.name);
 
     const policy = this.namespaces.policy(channelName);
     let reply: SubscribedReply['data'];
