@@ -5,7 +5,7 @@
 // 53–62 ms full collection; packed, 3.2–3.5 MB of heap, 11 MB of buffers and 8–16 ms
 // (docs/performance.md, item 13).
 
-import { Packr, Unpackr } from 'msgpackr';
+import { Packr, RESET_BUFFER_MODE, Unpackr } from 'msgpackr';
 import { MSGPACK_PACK_OPTIONS, MSGPACK_UNPACK_OPTIONS, type Publication } from '@switchyard/protocol';
 
 // The wire codec's MessagePack settings: no records, so entries share no structures and each stands
@@ -58,7 +58,9 @@ export class PackedHistory {
   /** Keep `publication`, which must follow the newest kept one by exactly one offset; otherwise what was kept is dropped. */
   append(publication: Publication): void {
     const stored: Stored = [publication.data, publication.event ?? null, publication.from ?? null];
-    const packed = packr.pack(stored);
+    // RESET_BUFFER_MODE: the next pack writes over these bytes, so they are copied below before it can. Without
+    // it, msgpackr moves on through its buffer and takes a new 8 KiB one every few dozen packs.
+    const packed = packr.pack(stored, RESET_BUFFER_MODE);
     if (this.length === 0 || publication.offset !== this.#firstOffset + this.length) this.#clear(publication.offset);
     if (this.#tail() + packed.length > this.#bytes.length) this.#makeRoom(packed.length);
     const at = this.#tail();
