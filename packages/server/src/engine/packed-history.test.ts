@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Publication } from '@switchyard/protocol';
-import { PackedHistory } from './packed-history.js';
+import { PackedHistory, releaseBuffer } from './packed-history.js';
 
 function publication(offset: number, data: unknown, extra: Partial<Publication> = {}): Publication {
   return { data, offset, epoch: 'e1', timestamp: 1_700_000_000_000 + offset, ...extra };
@@ -101,5 +101,25 @@ describe('PackedHistory', () => {
     history.append(publication(7, 'g'));
     expect(history.length).toBe(1);
     expect(history.firstOffset).toBe(7);
+  });
+});
+
+describe('releaseBuffer', () => {
+  it('detaches a buffer that owns its memory, so the next scavenge can free it', () => {
+    const buffer = Buffer.allocUnsafeSlow(4096);
+    const memory = buffer.buffer;
+    releaseBuffer(buffer);
+    expect(memory.byteLength).toBe(0);
+  });
+
+  it('leaves alone a buffer that shares its memory, such as a slice of Node\'s pool', () => {
+    const whole = Buffer.allocUnsafeSlow(4096).fill(7);
+    const part = whole.subarray(1024, 2048);
+    releaseBuffer(part);
+    expect(whole.buffer.byteLength).toBe(4096);
+    const pooled = Buffer.from('a pooled buffer');
+    releaseBuffer(pooled);
+    expect(pooled.toString()).toBe('a pooled buffer');
+    expect(whole[0]).toBe(7);
   });
 });

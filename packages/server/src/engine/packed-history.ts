@@ -13,6 +13,21 @@ import { MSGPACK_PACK_OPTIONS, MSGPACK_UNPACK_OPTIONS, type Publication } from '
 const packr = new Packr({ ...MSGPACK_PACK_OPTIONS });
 const unpackr = new Unpackr({ ...MSGPACK_UNPACK_OPTIONS, copyBuffers: true });
 
+/**
+ * Give an outgrown buffer's memory back now rather than at the next full collection. V8 counts the external
+ * memory allocated since the last full collection toward the threshold that starts the next one, and a
+ * buffer that lived long enough to be old is only freed by a full collection: as history fills, its outgrown
+ * buffers (two to three times what it keeps) would bring that collection forward. Transferring the
+ * ArrayBuffer detaches it; the clone that takes the memory dies young, and the next scavenge frees it.
+ * Nothing may still view `buffer`. One that shares its ArrayBuffer (a slice of Node's pool) is left alone.
+ */
+export function releaseBuffer(buffer: Buffer): void {
+  const memory = buffer.buffer;
+  if (buffer.byteLength === 0 || !(memory instanceof ArrayBuffer)) return;
+  if (buffer.byteOffset !== 0 || buffer.byteLength !== memory.byteLength) return;
+  structuredClone(memory, { transfer: [memory] });
+}
+
 /** Smallest byte buffer a stream with history gets. */
 const INITIAL_BYTES = 1024;
 const EMPTY = Buffer.alloc(0);
@@ -75,6 +90,7 @@ export class PackedHistory {
     if (dropped === 0) return;
     if (dropped === this.length) {
       this.#clear(this.#firstOffset + dropped);
+      releaseBuffer(this.#bytes);
       this.#bytes = EMPTY;
       return;
     }
@@ -128,6 +144,7 @@ export class PackedHistory {
     const shift = this.#start;
     this.#ends = this.#ends.slice(this.#first).map((end) => end - shift);
     this.#timestamps = this.#timestamps.slice(this.#first);
+    if (target !== this.#bytes) releaseBuffer(this.#bytes);
     this.#bytes = target;
     this.#first = 0;
     this.#start = 0;
