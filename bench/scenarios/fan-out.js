@@ -252,8 +252,8 @@ export async function compareFanOut(benches, ctx, paced) {
  * A full garbage collection in every server of `benches`, one after another, before their paced turns.
  * V8 starts a full collection when the old generation outgrows a threshold that it sets at the previous one
  * (from the live size and the rate of promotion then). Left as the saturated phase leaves it, whether a server
- * collects during the paced turns is chance: in paired trials Switchyard made no full collection in 20 turns
- * twice and five or six in four others, while `ws`, whose threshold still dated from its start, made none.
+ * collects during the paced turns is chance: in paired trials Switchyard made five or six full collections in
+ * 20 turns four times and none in two other runs, while `ws`, whose threshold still dated from its start, made none.
  * After a collection here, every server collects at the rate its own promotion sets, as a long-running server
  * does (docs/performance.md, item 17).
  * @param {FanOutBench[]} benches
