@@ -278,7 +278,7 @@ export class Session implements Peer {
     const namespace = hub.namespaces.forChannel(channel);
     if (!namespace.subscribe) throw new SwitchyardError('forbidden', `clients may not subscribe to ${channel}`);
     this.#requireAccess(namespace, channel, 'subscribe');
-    if (hub.subscriptionsOf(this).size >= options.maxSubscriptionsPerConnection) {
+    if (hub.subscriptionCount(this) >= options.maxSubscriptionsPerConnection) {
       throw new SwitchyardError('forbidden', `subscription limit reached (${options.maxSubscriptionsPerConnection})`);
     }
     if (info !== undefined && JSON.stringify(info).length > options.maxPresenceInfoBytes) {

@@ -4,7 +4,7 @@ import { MemoryEngine } from '../engine/memory-engine.js';
 import { Hub } from './hub.js';
 import { Namespaces } from './namespaces.js';
 import type { Outbound } from './outbound.js';
-import type { Outbox, Peer } from './peer.js';
+import { eachPeer, type Outbox, type Peer } from './peer.js';
 
 /** A peer that records what the hub hands it. */
 class RecordingPeer implements Peer {
@@ -70,6 +70,48 @@ describe('Hub › subscribe', () => {
     hub.unsubscribe(peer, 'c');
     expect(hub.channelCount).toBe(0);
     expect(() => hub.unsubscribe(peer, 'c')).toThrow(expect.objectContaining({ code: 'not_subscribed' }));
+  });
+
+  it("keeps a peer's channels through subscribe, unsubscribe and removal, and each subscriber's place and info", async () => {
+    const hub = await makeHub();
+    const watcher = new RecordingPeer('w');
+    const peer = new RecordingPeer('p');
+    const later = new RecordingPeer('l');
+    for (const each of [watcher, peer, later]) hub.addPeer(each);
+    await hub.subscribe(watcher, 'chat:a');
+    expect(hub.subscriptionCount(peer)).toBe(0);
+    await hub.subscribe(peer, 'chat:a', { info: { name: 'P' } });
+    await hub.subscribe(later, 'chat:a');
+    await hub.subscribe(peer, 'b');
+    await hub.subscribe(peer, 'c');
+    expect(hub.subscriptionCount(peer)).toBe(3);
+    expect(hub.subscriptionsOf(peer)).toEqual(new Set(['chat:a', 'b', 'c']));
+    hub.unsubscribe(peer, 'b');
+    expect(hub.subscriptionsOf(peer)).toEqual(new Set(['chat:a', 'c']));
+    // Subscription order, set-up subscriptions with and without info alike.
+    await hub.publish({ channel: 'chat:a', data: 'x' });
+    const order: string[] = [];
+    hub.useOutbox({
+      deliverAll: (outbound, peers) => {
+        if (outbound.message.type === 'message') order.push(...peers.map((each) => each.clientId));
+        eachPeer.deliverAll(outbound, peers);
+      },
+    });
+    await hub.publish({ channel: 'chat:a', data: 'y' });
+    expect(order).toEqual(['w', 'p', 'l']);
+    expect(await hub.presence('chat:a')).toEqual([{ clientId: 'w' }, { clientId: 'p', info: { name: 'P' } }, { clientId: 'l' }]);
+    hub.removePeer(peer);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(hub.subscriptionCount(peer)).toBe(0);
+    expect(hub.channelCount).toBe(1);
+    const leaves = watcher.received.filter((message) => message.type === 'leave').map((message) => message.data);
+    expect(leaves).toEqual([{ clientId: 'p', info: { name: 'P' } }]);
+    // A single subscription is kept the same way, and forgotten on unsubscribe.
+    await hub.subscribe(later, 'b');
+    hub.unsubscribe(later, 'chat:a');
+    expect(hub.subscriptionsOf(later)).toEqual(new Set(['b']));
+    hub.unsubscribe(later, 'b');
+    expect(hub.subscriptionCount(later)).toBe(0);
   });
 });
 
