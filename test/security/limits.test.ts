@@ -60,6 +60,28 @@ describe('Security › rate limiting', () => {
     await Promise.all([flooder.close(), polite.close()]);
   });
 
+  it('lets a burst through whole, then refuses with the wait for the next token, and refills at the rate', async () => {
+    // One token a second, so that the whole burst arrives well within one interval even on a busy machine.
+    server = await startServer({ rateLimitPerSecond: 1, rateLimitBurst: 3, rateLimitMaxViolations: 100 });
+    const client = await TestClient.open(server.wsUrl);
+    for (let i = 0; i < 5; i++) client.send({ type: 'echo', id: `b${i}`, data: i });
+    await waitFor(() => client.frames.filter((frame) => String(frame.id).startsWith('b')).length === 5, 5000, 'the burst answered');
+    const answers = client.frames.filter((frame) => String(frame.id).startsWith('b'));
+    expect(answers.map((frame) => frame.type)).toEqual(['echo', 'echo', 'echo', 'error', 'error']);
+    for (const refused of answers.slice(3)) {
+      const wait = (refused.data as { retryAfterMs: number }).retryAfterMs;
+      expect(wait).toBeGreaterThan(0);
+      expect(wait).toBeLessThanOrEqual(1000);
+    }
+    // After the wait it names, exactly one token has come back.
+    await new Promise((resolve) => setTimeout(resolve, (answers[4]!.data as { retryAfterMs: number }).retryAfterMs + 20));
+    client.send({ type: 'echo', id: 'after1', data: 1 });
+    client.send({ type: 'echo', id: 'after2', data: 2 });
+    expect(await client.next((frame) => frame.id === 'after1')).toMatchObject({ type: 'echo' });
+    expect(await client.next((frame) => frame.id === 'after2')).toMatchObject({ type: 'error', data: { code: 'rate_limited' } });
+    await client.close();
+  });
+
   it('sustained abuse closes the connection with 1008', async () => {
     server = await startServer({ rateLimitPerSecond: 10, rateLimitBurst: 5, rateLimitMaxViolations: 50 });
     const flooder = await TestClient.open(server.wsUrl);
