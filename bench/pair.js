@@ -3,12 +3,13 @@
 // rotate, as the full run does. Per publication it reports what the full run does not: the server's CPU
 // split into user and system time, its garbage collections, and publish-to-deliver latency.
 // With --windows it also prints each turn's latency, to tell a tail made by a few slow windows (stalls) from
-// one that every window shares (a shifted distribution).
-// Usage: node bench/pair.js [--scenario channels-10k] [--turns 12] [--windows] <server>...
+// one that every window shares (a shifted distribution). With --profile <dir> every server writes a CPU profile
+// of its measured turns alone to <dir>/<label>.cpuprofile (the time between its turns is idle in it).
+// Usage: node bench/pair.js [--scenario channels-10k] [--turns 12] [--windows] [--profile <dir>] <server>...
 //   <server>: switchyard | ws | socket.io | "<label>=<switchyard or a build's packages/server/dist/cli.js> [flag...]"
 // @ts-check
 
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AddressPool, round } from './lib/measure.js';
 import { machineLoad, machineSnapshot } from './lib/proc-stats.js';
@@ -35,6 +36,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     scenario: { type: 'string', default: 'channels-10k' }, turns: { type: 'string', default: '12' }, windows: { type: 'boolean', default: false },
+    profile: { type: 'string' },
   },
 });
 const scenario = values.scenario ?? 'channels-10k';
@@ -82,6 +84,7 @@ try {
   for (const bench of benches) await bench.saturated(ctx);
   for (const bench of benches) await take(bench);
   await collectEverywhere(benches);
+  if (values.profile !== undefined) for (const bench of benches) await bench.server.profileStart();
   /** @type {Tally[]} */
   const tallies = benches.map(() => ({ published: 0, user: 0, system: 0, scavenges: 0, scavengeMs: 0, full: 0, fullMs: 0, samples: [], windows: [] }));
   const machineBefore = machineSnapshot();
@@ -104,6 +107,10 @@ try {
       tally.windows.push(window.phase.latencyMs);
     }
     ctx.log(`turn ${turn + 1} of ${turns}`);
+  }
+  const profileDir = values.profile;
+  if (profileDir !== undefined) {
+    for (const bench of benches) await bench.server.profileStop(join(profileDir, `${bench.variant.label.replace(/[^\w.+-]+/g, '-')}.cpuprofile`));
   }
   report(tallies, machineLoad(machineBefore, machineSnapshot()));
 } finally {

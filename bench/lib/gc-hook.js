@@ -7,7 +7,7 @@ import { PerformanceObserver, constants } from 'node:perf_hooks';
 
 /**
  * A request from the harness (see ServerProcess): `id` comes back in the reply's `benchReply`.
- * @typedef {{ bench: 'memory' | 'collections' | 'heapSnapshot'; id: number; path?: string }} Request
+ * @typedef {{ bench: 'memory' | 'collections' | 'heapSnapshot' | 'profileStart' | 'profileStop'; id: number; path?: string }} Request
  */
 
 /**
@@ -60,6 +60,53 @@ async function memory() {
   return { heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers, rss: usage.rss, gc: collect !== undefined };
 }
 
+/** The inspector session of a CPU profile being taken. @type {import('node:inspector').Session | undefined} */
+let profiling;
+
+/**
+ * Post `method` to the inspector session `session`.
+ * @param {import('node:inspector').Session} session
+ * @param {string} method
+ * @param {object} [params]
+ * @returns {Promise<any>}
+ */
+function post(session, method, params = {}) {
+  return new Promise((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))));
+}
+
+/**
+ * Start a CPU profile of just the stretch the harness wants (bench/pair.js --profile): unlike --cpu-prof, which
+ * covers the whole life of the process, saturated phases and start-up included.
+ * @returns {Promise<Record<string, unknown>>}
+ */
+async function profileStart() {
+  if (profiling !== undefined) throw new Error('a profile is already being taken');
+  const { Session } = await import('node:inspector');
+  const session = new Session();
+  session.connect();
+  await post(session, 'Profiler.enable');
+  await post(session, 'Profiler.setSamplingInterval', { interval: 200 });
+  await post(session, 'Profiler.start');
+  profiling = session;
+  return {};
+}
+
+/**
+ * Stop the profile and write it to `path` (a .cpuprofile that Chrome DevTools opens).
+ * @param {string} path
+ * @returns {Promise<Record<string, unknown>>}
+ */
+async function profileStop(path) {
+  const session = profiling;
+  if (session === undefined) throw new Error('no profile is being taken');
+  profiling = undefined;
+  const { profile } = await post(session, 'Profiler.stop');
+  session.disconnect();
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(path, JSON.stringify(profile));
+  return { path };
+}
+
 /**
  * @param {Request} request
  * @returns {Promise<Record<string, unknown>>}
@@ -67,6 +114,8 @@ async function memory() {
 async function answer(request) {
   if (request.bench === 'memory') return memory();
   if (request.bench === 'collections') return { ...(collections ??= countCollections()) };
+  if (request.bench === 'profileStart') return profileStart();
+  if (request.bench === 'profileStop') return profileStop(String(request.path));
   // For digging into memory per connection by hand (see docs/performance.md); no scenario uses it.
   const v8 = await import('node:v8');
   return { path: v8.writeHeapSnapshot(request.path) };

@@ -188,6 +188,23 @@ export class ServerProcess {
   }
 
   /**
+   * Start a CPU profile in the server (bench/pair.js --profile).
+   * @returns {Promise<void>}
+   */
+  async profileStart() {
+    await this.#ask('profileStart');
+  }
+
+  /**
+   * Stop the server's CPU profile and write it to `path`.
+   * @param {string} path
+   * @returns {Promise<void>}
+   */
+  async profileStop(path) {
+    await this.#ask('profileStop', path, 60_000);
+  }
+
+  /**
    * Ask the server's GC hook (gc-hook.js) and wait for its answer.
    * @param {import('./gc-hook.js').Request['bench']} bench
    * @param {string} [path]
