@@ -65,6 +65,11 @@ describe('PackedHistory', () => {
     const read = history.read(0, 40, 'e1');
     expect(read.map((p) => p.offset)).toEqual(Array.from({ length: 40 }, (_, index) => 4961 + index));
     read.forEach((entry) => expect(entry.data).toBe(text(entry.offset)));
+    // Timestamps move with their entries (each publication's is 1_700_000_000_000 + its offset).
+    read.forEach((entry, index) => {
+      expect(entry.timestamp).toBe(1_700_000_000_000 + entry.offset);
+      expect(history.timestampAt(index)).toBe(entry.timestamp);
+    });
   });
 
   it('holds bytes in proportion to what it keeps: grows for large publications, shrinks after them', () => {

@@ -141,9 +141,20 @@ export class PackedHistory {
       : this.#bytes;
     // Buffer#copy is a memmove, so moving within the same buffer is safe.
     this.#bytes.copy(target, 0, this.#start, this.#start + kept);
+    // The kept entries move to the front of the same arrays: new ones would live until the next move, long enough
+    // to be old, and become garbage that only a full collection frees (a pair per channel every few dozen
+    // publications). Shortening an array keeps its capacity, so the appends until the next move take none.
     const shift = this.#start;
-    this.#ends = this.#ends.slice(this.#first).map((end) => end - shift);
-    this.#timestamps = this.#timestamps.slice(this.#first);
+    const first = this.#first;
+    const ends = this.#ends;
+    const timestamps = this.#timestamps;
+    const count = ends.length - first;
+    for (let index = 0; index < count; index++) {
+      ends[index] = ends[index + first]! - shift;
+      timestamps[index] = timestamps[index + first]!;
+    }
+    ends.length = count;
+    timestamps.length = count;
     if (target !== this.#bytes) releaseBuffer(this.#bytes);
     this.#bytes = target;
     this.#first = 0;
