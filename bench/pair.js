@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { AddressPool, round } from './lib/measure.js';
 import { machineLoad, machineSnapshot } from './lib/proc-stats.js';
 import { percentiles } from './lib/samples.js';
+import { fileNameOf } from './lib/server-process.js';
 import { FanOutBench, SPECS, collectEverywhere, pacedTurn, turnOrder } from './scenarios/fan-out.js';
 
 /** @typedef {import('./lib/server-process.js').ServerVariant} ServerVariant */
@@ -110,7 +111,7 @@ try {
   }
   const profileDir = values.profile;
   if (profileDir !== undefined) {
-    for (const bench of benches) await bench.server.profileStop(join(profileDir, `${bench.variant.label.replace(/[^\w.+-]+/g, '-')}.cpuprofile`));
+    for (const bench of benches) await bench.server.profileStop(join(profileDir, `${fileNameOf(bench.variant.label)}.cpuprofile`));
   }
   report(tallies, machineLoad(machineBefore, machineSnapshot()));
 } finally {

@@ -22,6 +22,15 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const gcHook = new URL('./gc-hook.js', import.meta.url).href;
 
 /**
+ * `label` as part of a file name: anything but letters, digits, `.`, `+` and `-` becomes `-`.
+ * @param {string} label
+ * @returns {string}
+ */
+export function fileNameOf(label) {
+  return label.replace(/[^\w.+-]+/g, '-');
+}
+
+/**
  * Limits raised so that the bench measures the server, not its abuse protection. History stays on. The rate
  * limit stays on but cannot bind in a run: a burst of 10^9 at 1,000 a second is 10^9 ms of credit. Its interval,
  * 1 ms, is a whole number as with the default rate (100 a second, 10 ms), so the session keeps its limit as a
@@ -114,7 +123,7 @@ export class ServerProcess {
     const profile = profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${variant.label}-${Date.now()}.cpuprofile`];
     // BENCH_TRACE_GC_DIR=<dir> runs every server with --trace-gc, its output in <dir>/<label>-<time>.log.
     const traceDir = process.env['BENCH_TRACE_GC_DIR'];
-    const trace = traceDir === undefined || traceDir === '' ? undefined : openSync(join(traceDir, `${variant.label.replace(/[^\w.+-]+/g, '-')}-${Date.now()}.log`), 'w');
+    const trace = traceDir === undefined || traceDir === '' ? undefined : openSync(join(traceDir, `${fileNameOf(variant.label)}-${Date.now()}.log`), 'w');
     const child = fork(script, args, {
       execArgv: ['--expose-gc', '--import', gcHook, ...profile, ...(trace === undefined ? [] : ['--trace-gc'])],
       stdio: ['ignore', trace ?? 'inherit', 'inherit', 'ipc'],
