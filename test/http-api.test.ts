@@ -56,8 +56,8 @@ describe('HTTP API › reading routes', () => {
     expect(text).toMatch(/^switchyard_errors_total\{code="bad_json"\} [1-9]\d*$/m);
     expect(text).toMatch(/^switchyard_closes_total\{code="1005"\} [1-9]\d*$/m);
     // prom-client's process metrics, event-loop lag among them (sampled every 100 ms: see metrics.ts).
-    expect(text).toMatch(/^switchyard_process_nodejs_eventloop_lag_max_seconds \d/m);
-    expect(text).toMatch(/^switchyard_process_process_resident_memory_bytes [1-9]\d*$/m);
+    expect(text).toMatch(/^switchyard_nodejs_eventloop_lag_max_seconds \d/m);
+    expect(text).toMatch(/^switchyard_process_resident_memory_bytes [1-9]\d*$/m);
   });
 
   it('GET /events lists the 5 demo events and GET /events/:id answers one', async () => {

@@ -11,7 +11,8 @@ export function createMetrics(stats: Stats, gauges: { channels: () => number; re
   const registry = new Registry();
   // prom-client samples event-loop lag every 10 ms by default: 100 wake-ups a second, about 1 % of a core on an
   // otherwise idle server (measured with 10k idle connections: 11 ms of CPU a second, 2 ms at 100 ms).
-  collectDefaultMetrics({ register: registry, prefix: 'switchyard_process_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+  // prom-client's names already start with `process_` or `nodejs_`, so the prefix is ours alone.
+  collectDefaultMetrics({ register: registry, prefix: 'switchyard_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
 
   // Counters are mirrored from `Stats` at scrape time: the hot path only does integer additions.
   const mirror = (counter: Counter<string>, read: () => Map<string | number, number> | number, label?: string): void => {
