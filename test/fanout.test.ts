@@ -152,6 +152,31 @@ describe('Fan-out held to the end of the tick', () => {
     for (const ws of sockets) ws.terminate();
   });
 
+  it('sends a subscriber closed in the tick of a held fan-out that fan-out before its close', async () => {
+    // One token a second, a burst of two, and the connection closed at the second refusal.
+    server = await startServer({ rateLimitPerSecond: 1, rateLimitBurst: 2, rateLimitMaxViolations: 1 });
+    const closing = await TestClient.open(server.wsUrl);
+    const other = await TestClient.open(server.wsUrl);
+    await closing.request({ type: 'subscribe', channel: 'tick:close' });
+    await other.request({ type: 'subscribe', channel: 'tick:close' });
+    // One TCP write, so one read at the server: the publication's fan-out is held for the end of the tick, the first
+    // echo is refused (an error queued behind it) and the second closes the connection within the same tick.
+    const socket = (closing.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.cork();
+    closing.send({ type: 'publish', channel: 'tick:close', data: 'before the close', id: 'p' });
+    closing.send({ type: 'echo', data: 'refused', id: 'e1' });
+    closing.send({ type: 'echo', data: 'closes', id: 'e2' });
+    socket.uncork();
+    const { code } = await closing.closed;
+    expect(code).toBe(1008);
+    const seen = closing.frames.filter((frame) => frame.type === 'message' || ['p', 'e1', 'e2'].includes(String(frame.id)))
+      .map((frame) => frame.type === 'message' ? `message:${String(frame.data)}` : `${frame.type}:${String(frame.id)}`);
+    expect(seen).toEqual(['message:before the close', 'ack:p', 'error:e1']);
+    await waitFor(() => other.messages('tick:close').length === 1, 5000, 'the publication at the other subscriber');
+    expect(other.messages('tick:close').map((frame) => frame.data)).toEqual(['before the close']);
+    await other.close();
+  });
+
   it('sends a fan-out published just before a graceful shutdown ahead of the 1001 close', async () => {
     server = await startServer();
     const client = await TestClient.open(server.wsUrl);

@@ -217,9 +217,11 @@ class WsConnection implements Connection {
 
   close(code: number, reason: string): void {
     if (this.closing) return;
-    this.closing = true;
-    // Frames queued before the close must reach the peer before the close frame, a held fan-out's included.
+    // Frames queued before the close must reach the peer before the close frame, a held fan-out's included: it is
+    // released while this connection still takes frames. Its frame can make this a slow consumer, closed already.
     this.transport.releaseHeld();
+    if (this.closing) return;
+    this.closing = true;
     this.flush();
     this.#ws.close(code, clampCloseReason(reason));
   }
