@@ -9,6 +9,7 @@
 //   <server>: switchyard | ws | socket.io | "<label>=<switchyard or a build's packages/server/dist/cli.js> [flag...]"
 // @ts-check
 
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AddressPool, round } from './lib/measure.js';
@@ -46,6 +47,9 @@ if (spec === undefined) throw new Error(`--scenario is one of ${Object.keys(SPEC
 const turns = Number(values.turns);
 if (!Number.isInteger(turns) || turns < 1 || turns > 100) throw new Error('--turns must be a whole number from 1 to 100');
 if (positionals.length === 0) throw new Error('name the servers to compare, e.g.: switchyard ws');
+// Made before the run, so that a profile directory that cannot be made fails now, not after every turn.
+const profileDir = values.profile === undefined ? undefined : resolve(values.profile);
+if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
 
 /**
  * A server as named on the command line.
@@ -109,7 +113,6 @@ try {
     }
     ctx.log(`turn ${turn + 1} of ${turns}`);
   }
-  const profileDir = values.profile;
   if (profileDir !== undefined) {
     for (const bench of benches) await bench.server.profileStop(join(profileDir, `${fileNameOf(bench.variant.label)}.cpuprofile`));
   }
