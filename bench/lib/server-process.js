@@ -2,7 +2,7 @@
 // @ts-check
 
 import { fork } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,6 +123,7 @@ export class ServerProcess {
     const profile = profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${variant.label}-${Date.now()}.cpuprofile`];
     // BENCH_TRACE_GC_DIR=<dir> runs every server with --trace-gc, its output in <dir>/<label>-<time>.log.
     const traceDir = process.env['BENCH_TRACE_GC_DIR'];
+    if (traceDir !== undefined && traceDir !== '') mkdirSync(traceDir, { recursive: true });
     const trace = traceDir === undefined || traceDir === '' ? undefined : openSync(join(traceDir, `${fileNameOf(variant.label)}-${Date.now()}.log`), 'w');
     const child = fork(script, args, {
       execArgv: ['--expose-gc', '--import', gcHook, ...profile, ...(trace === undefined ? [] : ['--trace-gc'])],
