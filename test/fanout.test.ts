@@ -109,11 +109,10 @@ describe('Fan-out held to the end of the tick', () => {
     await other.request({ type: 'subscribe', channel: 'tick:self' });
     // Both publishes leave in one TCP write, so the server reads them in one tick: the first fan-out is held, its ack
     // is queued behind it, and the second fan-out then queues the held one per connection, ahead of that ack.
-    const socket = (publisher.ws as unknown as { _socket: import('node:net').Socket })._socket;
-    socket.cork();
-    publisher.send({ type: 'publish', channel: 'tick:self', data: 'one', id: 'p1' });
-    publisher.send({ type: 'publish', channel: 'tick:self', data: 'two', id: 'p2' });
-    socket.uncork();
+    publisher.sendInOneWrite(
+      { type: 'publish', channel: 'tick:self', data: 'one', id: 'p1' },
+      { type: 'publish', channel: 'tick:self', data: 'two', id: 'p2' },
+    );
     await publisher.next((frame) => frame.id === 'p2');
     await waitFor(() => other.messages('tick:self').length === 2, 5000, 'both messages at the other subscriber');
     const seen = publisher.frames.filter((frame) => frame.type === 'message' || frame.type === 'ack').map((frame) => `${frame.type}:${String(frame.data === 'one' || frame.data === 'two' ? frame.data : frame.id)}`);
@@ -161,12 +160,11 @@ describe('Fan-out held to the end of the tick', () => {
     await other.request({ type: 'subscribe', channel: 'tick:close' });
     // One TCP write, so one read at the server: the publication's fan-out is held for the end of the tick, the first
     // echo is refused (an error queued behind it) and the second closes the connection within the same tick.
-    const socket = (closing.ws as unknown as { _socket: import('node:net').Socket })._socket;
-    socket.cork();
-    closing.send({ type: 'publish', channel: 'tick:close', data: 'before the close', id: 'p' });
-    closing.send({ type: 'echo', data: 'refused', id: 'e1' });
-    closing.send({ type: 'echo', data: 'closes', id: 'e2' });
-    socket.uncork();
+    closing.sendInOneWrite(
+      { type: 'publish', channel: 'tick:close', data: 'before the close', id: 'p' },
+      { type: 'echo', data: 'refused', id: 'e1' },
+      { type: 'echo', data: 'closes', id: 'e2' },
+    );
     const { code } = await closing.closed;
     expect(code).toBe(1008);
     const seen = closing.frames.filter((frame) => frame.type === 'message' || ['p', 'e1', 'e2'].includes(String(frame.id)))

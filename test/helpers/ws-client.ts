@@ -72,6 +72,14 @@ export class TestClient {
     this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
   }
 
+  /** Send `messages` in one TCP write, so that the server reads them all in one tick. */
+  sendInOneWrite(...messages: Array<Record<string, unknown>>): void {
+    const socket = (this.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.cork();
+    for (const message of messages) this.send(message);
+    socket.uncork();
+  }
+
   /** Send a request with a fresh id and resolve with the reply carrying that id. */
   async request(message: Record<string, unknown>, timeoutMs?: number): Promise<Frame> {
     const id = `req-${this.#nextId++}`;
