@@ -6,7 +6,8 @@
 // one that every window shares (a shifted distribution). With --profile <dir> every server writes a CPU profile
 // of its measured turns alone to <dir>/<label>.cpuprofile (the time between its turns is idle in it).
 // Usage: node bench/pair.js [--scenario channels-10k] [--turns 12] [--windows] [--profile <dir>] <server>...
-//   <server>: switchyard | ws | socket.io | "<label>=<switchyard or a build's packages/server/dist/cli.js> [flag...]"
+//   <server>: switchyard | ws | socket.io | "<label>=<switchyard or a build's packages/server/dist/cli.js> [flag...]",
+//   where a flag written node:<flag> goes to Node (e.g. "small=switchyard node:--max-semi-space-size=1")
 // @ts-check
 
 import { mkdirSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { AddressPool, round } from './lib/measure.js';
 import { machineLoad, machineSnapshot } from './lib/proc-stats.js';
 import { percentiles } from './lib/samples.js';
-import { fileNameOf } from './lib/server-process.js';
+import { fileNameOf, parseVariant } from './lib/server-process.js';
 import { FanOutBench, SPECS, collectEverywhere, pacedTurn, turnOrder } from './scenarios/fan-out.js';
 
 /** @typedef {import('./lib/server-process.js').ServerVariant} ServerVariant */
@@ -51,26 +52,7 @@ if (positionals.length === 0) throw new Error('name the servers to compare, e.g.
 const profileDir = values.profile === undefined ? undefined : resolve(values.profile);
 if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
 
-/**
- * A server as named on the command line.
- * @param {string} text
- * @returns {ServerVariant}
- */
-function variantOf(text) {
-  if (text === 'switchyard') return { kind: 'switchyard', label: 'switchyard' };
-  if (text === 'ws') return { kind: 'ws', label: 'ws' };
-  if (text === 'socket.io') return { kind: 'socketio', label: 'socket.io' };
-  const at = text.indexOf('=');
-  if (at <= 0) throw new Error(`"${text}" is not switchyard, ws, socket.io or <label>=<server> [flag...]`);
-  const [server = '', ...flags] = text.slice(at + 1).trim().split(/\s+/);
-  if (server !== 'switchyard' && !server.endsWith('.js')) throw new Error(`"${text}": after the label comes switchyard or a build's dist/cli.js`);
-  /** @type {ServerVariant} */
-  const variant = { kind: 'switchyard', label: text.slice(0, at), flags };
-  if (server !== 'switchyard') variant.script = resolve(server);
-  return variant;
-}
-
-const variants = positionals.map(variantOf);
+const variants = positionals.map(parseVariant);
 if (new Set(variants.map((variant) => variant.label)).size !== variants.length) throw new Error('give every server its own label');
 /** @type {import('./lib/fleet.js').RunContext} */
 const ctx = { quick: false, addresses: new AddressPool(), log: (line) => process.stdout.write(`${line}\n`) };

@@ -1,10 +1,10 @@
 // Starts each benchmarked server in its own child process and reads its CPU time and memory.
 // @ts-check
 
-import { fork } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuSeconds, cpuTimes, rssBytes } from './proc-stats.js';
 
@@ -14,7 +14,8 @@ import { cpuSeconds, cpuTimes, rssBytes } from './proc-stats.js';
  * @typedef {object} ServerVariant
  * @property {ServerKind} kind
  * @property {string} label      name in the tables (e.g. "switchyard", "switchyard+deflate")
- * @property {string[]} [flags]  extra command-line flags (Switchyard only)
+ * @property {string[]} [flags]  extra command-line flags (Switchyard only); one written `node:<flag>` goes to Node,
+ *                               such as `node:--max-semi-space-size=2`
  * @property {string} [script]   another build's server to run (a `packages/server/dist/cli.js`; Switchyard only)
  */
 
@@ -42,6 +43,37 @@ const SWITCHYARD_FLAGS = [
   '--max-connections-per-ip', '1000000', '--max-connections', '1000000',
   '--heartbeat-ms', '600000', '--namespace', ':maxSubscribers=100000',
 ];
+
+/**
+ * A server as named on the command line of bench/pair.js and bench/instructions.js.
+ * @param {string} text  switchyard | ws | socket.io | "<label>=<switchyard or a build's packages/server/dist/cli.js> [flag...]"
+ * @returns {ServerVariant}
+ */
+export function parseVariant(text) {
+  if (text === 'switchyard') return { kind: 'switchyard', label: 'switchyard' };
+  if (text === 'ws') return { kind: 'ws', label: 'ws' };
+  if (text === 'socket.io') return { kind: 'socketio', label: 'socket.io' };
+  const at = text.indexOf('=');
+  if (at <= 0) throw new Error(`"${text}" is not switchyard, ws, socket.io or <label>=<server> [flag...]`);
+  const [server = '', ...flags] = text.slice(at + 1).trim().split(/\s+/);
+  if (server !== 'switchyard' && !server.endsWith('.js')) throw new Error(`"${text}": after the label comes switchyard or a build's dist/cli.js`);
+  /** @type {ServerVariant} */
+  const variant = { kind: 'switchyard', label: text.slice(0, at), flags };
+  if (server !== 'switchyard') variant.script = resolve(server);
+  return variant;
+}
+
+/** The prefix of a variant's flag that is Node's, not the server's. */
+const NODE_FLAG = 'node:';
+
+/**
+ * The Node flags among `variant`'s flags, prefix removed.
+ * @param {ServerVariant} variant
+ * @returns {string[]}
+ */
+function nodeFlagsOf(variant) {
+  return (variant.flags ?? []).filter((flag) => flag.startsWith(NODE_FLAG)).map((flag) => flag.slice(NODE_FLAG.length));
+}
 
 /** @returns {Promise<number>} a TCP port free on 127.0.0.1 right now */
 function freePort() {
@@ -101,11 +133,12 @@ export class ServerProcess {
   }
 
   /**
-   * Start a server and wait until it accepts TCP connections (at most 15 s).
+   * Start a server and wait until it accepts TCP connections (at most 15 s, or `startMs`).
    * @param {ServerVariant} variant
+   * @param {{ launcher?: string[]; startMs?: number }} [how]  `launcher`: a command the server runs under (valgrind)
    * @returns {Promise<ServerProcess>}
    */
-  static async start(variant) {
+  static async start(variant, how = {}) {
     const port = await freePort();
     /** @type {string} */
     let script;
@@ -113,7 +146,7 @@ export class ServerProcess {
     let args;
     if (variant.kind === 'switchyard') {
       script = variant.script ?? `${root}packages/server/dist/cli.js`;
-      args = ['--port', String(port), ...SWITCHYARD_FLAGS, ...(variant.flags ?? [])];
+      args = ['--port', String(port), ...SWITCHYARD_FLAGS, ...(variant.flags ?? []).filter((flag) => !flag.startsWith(NODE_FLAG))];
     } else {
       script = fileURLToPath(new URL(`../servers/${variant.kind === 'ws' ? 'plain-ws' : 'socketio'}-server.js`, import.meta.url));
       args = [String(port)];
@@ -125,20 +158,23 @@ export class ServerProcess {
     const traceDir = process.env['BENCH_TRACE_GC_DIR'];
     if (traceDir !== undefined && traceDir !== '') mkdirSync(traceDir, { recursive: true });
     const trace = traceDir === undefined || traceDir === '' ? undefined : openSync(join(traceDir, `${fileNameOf(variant.label)}-${Date.now()}.log`), 'w');
-    const child = fork(script, args, {
-      execArgv: ['--expose-gc', '--import', gcHook, ...profile, ...(trace === undefined ? [] : ['--trace-gc'])],
-      stdio: ['ignore', trace ?? 'inherit', 'inherit', 'ipc'],
-    });
+    const execArgv = ['--expose-gc', '--import', gcHook, ...profile, ...(trace === undefined ? [] : ['--trace-gc']), ...nodeFlagsOf(variant)];
+    /** @type {import('node:child_process').StdioOptions} */
+    const stdio = ['ignore', trace ?? 'inherit', 'inherit', 'ipc'];
+    const [command, ...launcherArgs] = how.launcher ?? [];
+    const child = command === undefined
+      ? fork(script, args, { execArgv, stdio })
+      : spawn(command, [...launcherArgs, process.execPath, ...execArgv, script, ...args], { stdio });
     if (trace !== undefined) closeSync(trace);
     const server = new ServerProcess(variant, port, child);
-    const deadline = performance.now() + 15_000;
+    const deadline = performance.now() + (how.startMs ?? 15_000);
     while (performance.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`${variant.label} exited with ${child.exitCode} at start`);
       if (await accepts(port)) return server;
       await pause(50);
     }
     server.stop();
-    throw new Error(`${variant.label} did not listen within 15 s`);
+    throw new Error(`${variant.label} did not listen within ${Math.round((how.startMs ?? 15_000) / 1000)} s`);
   }
 
   /** @returns {number} */
