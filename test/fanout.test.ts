@@ -1,9 +1,26 @@
 // Integration: fan-out to many subscribers, slow consumers, heartbeat and graceful shutdown.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { startServer, type TestServer } from './helpers/server.js';
 import { TestClient, waitFor } from './helpers/ws-client.js';
+
+const OPCODE_CLOSE = 0x8;
+
+/** The opcodes of the unmasked frames a server wrote, in order. */
+function opcodesOf(bytes: Buffer): number[] {
+  const opcodes: number[] = [];
+  let at = 0;
+  while (at + 2 <= bytes.length) {
+    opcodes.push(bytes[at]! & 0x0f);
+    const length = bytes[at + 1]! & 0x7f;
+    if (length === 126) at += 4 + bytes.readUInt16BE(at + 2);
+    else if (length === 127) at += 10 + Number(bytes.readBigUInt64BE(at + 2));
+    else at += 2 + length;
+  }
+  return opcodes;
+}
 
 let server: TestServer | undefined;
 
@@ -172,6 +189,29 @@ describe('Fan-out held to the end of the tick', () => {
     expect(seen).toEqual(['message:before the close', 'ack:p', 'error:e1']);
     await waitFor(() => other.messages('tick:close').length === 1, 5000, 'the publication at the other subscriber');
     expect(other.messages('tick:close').map((frame) => frame.data)).toEqual(['before the close']);
+    await other.close();
+  });
+
+  it('writes no data frame after its close frame when the client closes in the tick of a held fan-out', async () => {
+    server = await startServer();
+    const closing = await TestClient.open(server.wsUrl);
+    const other = await TestClient.open(server.wsUrl);
+    await closing.request({ type: 'subscribe', channel: 'tick:bye' });
+    await other.request({ type: 'subscribe', channel: 'tick:bye' });
+    const socket = (closing.ws as unknown as { _socket: Socket })._socket;
+    const bytes: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => bytes.push(chunk));
+    // One TCP write: a publication to the client's own channel, then its close frame. The server holds the fan-out
+    // (and queues the ack) for the end of the tick, and ws answers the close frame at once, within that tick.
+    socket.cork();
+    closing.send({ type: 'publish', channel: 'tick:bye', data: 'crossing the close', id: 'p' });
+    closing.ws.close(1000);
+    socket.uncork();
+    expect((await closing.closed).code).toBe(1000);
+    // RFC 6455 §5.5.1: after its close frame an endpoint sends no data frame.
+    expect(opcodesOf(Buffer.concat(bytes))).toEqual([OPCODE_CLOSE]);
+    await waitFor(() => other.messages('tick:bye').length === 1, 5000, 'the publication at the other subscriber');
+    expect(other.messages('tick:bye').map((frame) => frame.data)).toEqual(['crossing the close']);
     await other.close();
   });
 

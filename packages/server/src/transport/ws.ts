@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
 import proxyaddr from '@fastify/proxy-addr';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import {
   CloseCodes, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, clampCloseReason, codecForSubprotocol,
   type Codec, type ErrorCode,
@@ -23,6 +23,8 @@ import { serverFrame } from './frame.js';
 
 /** Frames for connections without compression. */
 const plainFraming: Framing<Buffer> = { slot: 0, frame: (encoded, binary) => serverFrame(encoded, binary, false) };
+/** The frame before the first connection of a held fan-out's pass has picked one. */
+const NO_FRAME: Buffer = Buffer.alloc(0);
 
 /**
  * permessage-deflate as this server negotiates it, whatever the client offers: no server context
@@ -126,7 +128,8 @@ class WsConnection implements Connection {
   #queuedBytes = 0;
   readonly #ws: WebSocket;
   readonly #socket: Socket;
-  readonly #framing: Framing<Buffer>;
+  /** How this connection's frames are built: plain, or permessage-deflate. */
+  readonly framing: Framing<Buffer>;
 
   constructor(ws: WebSocket, socket: Socket, remoteAddress: string, transport: WebSocketTransport) {
     this.#ws = ws;
@@ -135,7 +138,7 @@ class WsConnection implements Connection {
     this.codec = codecForSubprotocol(ws.protocol);
     this.transport = transport;
     // Every frame goes straight to the socket: ws's own sender only carries pings and the close frame.
-    this.#framing = ws.extensions === '' ? plainFraming : transport.deflateFraming;
+    this.framing = ws.extensions === '' ? plainFraming : transport.deflateFraming;
   }
 
   get ws(): WebSocket {
@@ -147,32 +150,32 @@ class WsConnection implements Connection {
   }
 
   /**
-   * Write `outbound` at once, as this socket's one write this tick: the end-of-tick pass over a held fan-out, when
-   * nothing else is queued. Returns the frame's length, or 0 when closing; the caller counts what it wrote.
+   * Write `frame`, a held fan-out's frame for this connection's codec and framing, at once, as this socket's one
+   * write this tick: the end-of-tick pass over a held fan-out. Returns false when closing; the caller counts what
+   * was written.
    */
-  writeHeld(outbound: Outbound): number {
-    if (this.closing) return 0;
-    const frame = outbound.framed(this.codec, this.#framing);
+  writeHeld(frame: Buffer): boolean {
+    // ws marks a WebSocket closing as soon as it sends or gets a close frame, or its socket ends or fails: an open one
+    // takes data frames. It is read here instead of the socket's `writable`, a getter that cost this loop as much as
+    // the rest of its checks.
+    if (this.closing || this.#ws.readyState !== WebSocket.OPEN) return false;
     const socket = this.#socket;
-    // `writable` is false once the socket is ended or destroyed, and reads only the write state the write needs anyway.
-    if (socket.writable) {
-      if (this.#queued === undefined) socket.write(frame);
-      else {
-        // Frames queued after the fan-out was held (a reply to a publisher that is also a subscriber) follow it
-        // in the same write.
-        socket.cork();
-        socket.write(frame);
-        this.flush();
-        socket.uncork();
-      }
+    if (this.#queued === undefined) socket.write(frame);
+    else {
+      // Frames queued after the fan-out was held (a reply to a publisher that is also a subscriber) follow it
+      // in the same write.
+      socket.cork();
+      socket.write(frame);
+      this.flush();
+      socket.uncork();
     }
     if (socket.writableLength > this.transport.highWaterMark) this.#slowConsumer();
-    return frame.length;
+    return true;
   }
 
   send(outbound: Outbound): boolean {
     if (this.closing) return false;
-    const frame = outbound.framed(this.codec, this.#framing);
+    const frame = outbound.framed(this.codec, this.framing);
     this.transport.countOut(outbound, 1, frame.length);
     this.#queue(frame, false);
     return true;
@@ -181,7 +184,7 @@ class WsConnection implements Connection {
   /** Queue a held fan-out's frame ahead of anything queued since it was held (see WebSocketTransport). */
   sendHeld(outbound: Outbound): void {
     if (this.closing) return;
-    const frame = outbound.framed(this.codec, this.#framing);
+    const frame = outbound.framed(this.codec, this.framing);
     this.transport.countOut(outbound, 1, frame.length);
     this.#queue(frame, true);
   }
@@ -205,7 +208,8 @@ class WsConnection implements Connection {
     if (queued === undefined) return;
     this.#queued = undefined;
     this.#queuedBytes = 0;
-    if (!this.#socket.writable) return;
+    // Nothing follows a close frame (RFC 6455 §5.5.1), ws's answer to the client's included.
+    if (this.#ws.readyState !== WebSocket.OPEN || !this.#socket.writable) return;
     if (!Array.isArray(queued)) {
       this.#socket.write(queued);
       return;
@@ -454,11 +458,19 @@ export class WebSocketTransport implements Outbox {
         const outbound = held.outbound;
         let deliveries = 0;
         let bytes = 0;
+        // The frame is looked up once for each run of connections with the same codec and framing (usually all).
+        let codec: Codec | undefined;
+        let framing: Framing<Buffer> | undefined;
+        let frame = NO_FRAME;
         for (const connection of held.connections) {
-          const written = connection.writeHeld(outbound);
-          if (written > 0) {
+          if (connection.codec !== codec || connection.framing !== framing) {
+            codec = connection.codec;
+            framing = connection.framing;
+            frame = outbound.framed(codec, framing);
+          }
+          if (connection.writeHeld(frame)) {
             deliveries++;
-            bytes += written;
+            bytes += frame.length;
           }
         }
         this.countOut(outbound, deliveries, bytes);
