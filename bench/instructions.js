@@ -14,7 +14,7 @@
 // @ts-check
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -69,7 +69,10 @@ const WARM_CHANNEL = 'bench:instructions:warm';
  * @returns {Promise<number>}
  */
 async function countServer(variant) {
-  const file = join(outDir, `${fileNameOf(variant.label)}.callgrind`);
+  const name = `${fileNameOf(variant.label)}.callgrind`;
+  const file = join(outDir, name);
+  // A count left by an earlier run must not stand in for this one's.
+  for (const old of readdirSync(outDir).filter((entry) => entry.startsWith(name))) rmSync(join(outDir, old));
   const server = await ServerProcess.start(variant, {
     launcher: ['valgrind', '-q', '--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', '--smc-check=all-non-file', `--callgrind-out-file=${file}`],
     startMs: 180_000,
@@ -78,18 +81,22 @@ async function countServer(variant) {
   const clients = [];
   try {
     let delivered = 0;
-    const single = await openClient({ kind: variant.kind, url: server.url, encoding: 'json', deflate: false, localAddress: '127.0.0.1' });
+    const countDelivery = () => {
+      delivered++;
+    };
+    /** @type {import('./lib/clients.js').ConnectOptions} */
+    const connect = { kind: variant.kind, url: server.url, encoding: 'json', deflate: false, localAddress: '127.0.0.1' };
+    const single = await openClient(connect);
+    single.onDelivery = countDelivery;
     clients.push(single);
     await single.request('subscribe', { channel: WARM_CHANNEL });
     for (let i = 0; i < subscribers; i++) {
-      const client = await openClient({ kind: variant.kind, url: server.url, encoding: 'json', deflate: false, localAddress: '127.0.0.1' });
-      client.onDelivery = () => {
-        delivered++;
-      };
+      const client = await openClient(connect);
+      client.onDelivery = countDelivery;
       clients.push(client);
       await client.request('subscribe', { channel: CHANNEL });
     }
-    const publisher = await openClient({ kind: variant.kind, url: server.url, encoding: 'json', deflate: false, localAddress: '127.0.0.1' });
+    const publisher = await openClient(connect);
     clients.push(publisher);
     /**
      * @param {string} channel
@@ -104,9 +111,6 @@ async function countServer(variant) {
         while (delivered < target && performance.now() < deadline) await pause(2);
         if (delivered < target) throw new Error(`${variant.label}: ${target - delivered} deliveries missing`);
       }
-    };
-    single.onDelivery = () => {
-      delivered++;
     };
     await publish(WARM_CHANNEL, warm, 1);
     await publish(CHANNEL, 10 * measured, subscribers);
