@@ -6,6 +6,13 @@ import WebSocket from 'ws';
 import { startServer, type TestServer } from './helpers/server.js';
 import { TestClient, waitFor } from './helpers/ws-client.js';
 
+/** Two clients, both subscribed to `channel`. */
+async function subscribedPair(url: string, channel: string): Promise<[TestClient, TestClient]> {
+  const pair: [TestClient, TestClient] = [await TestClient.open(url), await TestClient.open(url)];
+  for (const client of pair) await client.request({ type: 'subscribe', channel });
+  return pair;
+}
+
 const OPCODE_CLOSE = 0x8;
 
 /** The opcodes of the unmasked frames a server wrote, in order. */
@@ -120,10 +127,7 @@ describe('Fan-out held to the end of the tick', () => {
 
   it('sends a publisher subscribed to its channel each message before its ack, also for two publishes in one read', async () => {
     server = await startServer();
-    const publisher = await TestClient.open(server.wsUrl);
-    const other = await TestClient.open(server.wsUrl);
-    await publisher.request({ type: 'subscribe', channel: 'tick:self' });
-    await other.request({ type: 'subscribe', channel: 'tick:self' });
+    const [publisher, other] = await subscribedPair(server.wsUrl, 'tick:self');
     // Both publishes leave in one TCP write, so the server reads them in one tick: the first fan-out is held, its ack
     // is queued behind it, and the second fan-out then queues the held one per connection, ahead of that ack.
     publisher.sendInOneWrite(
@@ -171,10 +175,7 @@ describe('Fan-out held to the end of the tick', () => {
   it('sends a subscriber closed in the tick of a held fan-out that fan-out before its close', async () => {
     // One token a second, a burst of two, and the connection closed at the second refusal.
     server = await startServer({ rateLimitPerSecond: 1, rateLimitBurst: 2, rateLimitMaxViolations: 1 });
-    const closing = await TestClient.open(server.wsUrl);
-    const other = await TestClient.open(server.wsUrl);
-    await closing.request({ type: 'subscribe', channel: 'tick:close' });
-    await other.request({ type: 'subscribe', channel: 'tick:close' });
+    const [closing, other] = await subscribedPair(server.wsUrl, 'tick:close');
     // One TCP write, so one read at the server: the publication's fan-out is held for the end of the tick, the first
     // echo is refused (an error queued behind it) and the second closes the connection within the same tick.
     closing.sendInOneWrite(
@@ -194,10 +195,7 @@ describe('Fan-out held to the end of the tick', () => {
 
   it('writes no data frame after its close frame when the client closes in the tick of a held fan-out', async () => {
     server = await startServer();
-    const closing = await TestClient.open(server.wsUrl);
-    const other = await TestClient.open(server.wsUrl);
-    await closing.request({ type: 'subscribe', channel: 'tick:bye' });
-    await other.request({ type: 'subscribe', channel: 'tick:bye' });
+    const [closing, other] = await subscribedPair(server.wsUrl, 'tick:bye');
     const socket = (closing.ws as unknown as { _socket: Socket })._socket;
     const bytes: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => bytes.push(chunk));
