@@ -151,8 +151,8 @@ class WsConnection implements Connection {
 
   /**
    * Write `frame`, a held fan-out's frame for this connection's codec and framing, at once, as this socket's one
-   * write this tick: the end-of-tick pass over a held fan-out. Returns false when closing; the caller counts what
-   * was written.
+   * write this tick: the end-of-tick pass over a held fan-out. Returns false, writing nothing, once the connection is
+   * closing or its WebSocket is no longer open; the caller counts what was written.
    */
   writeHeld(frame: Buffer): boolean {
     // ws marks a WebSocket closing as soon as it sends or gets a close frame, or its socket ends or fails: an open one
