@@ -1,7 +1,6 @@
 // Integration: fan-out to many subscribers, slow consumers, heartbeat and graceful shutdown.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { startServer, type TestServer } from './helpers/server.js';
 import { TestClient, waitFor } from './helpers/ws-client.js';
@@ -196,15 +195,14 @@ describe('Fan-out held to the end of the tick', () => {
   it('writes no data frame after its close frame when the client closes in the tick of a held fan-out', async () => {
     server = await startServer();
     const [closing, other] = await subscribedPair(server.wsUrl, 'tick:bye');
-    const socket = (closing.ws as unknown as { _socket: Socket })._socket;
     const bytes: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => bytes.push(chunk));
+    closing.socket.on('data', (chunk: Buffer) => bytes.push(chunk));
     // One TCP write: a publication to the client's own channel, then its close frame. The server holds the fan-out
     // (and queues the ack) for the end of the tick, and ws answers the close frame at once, within that tick.
-    socket.cork();
-    closing.send({ type: 'publish', channel: 'tick:bye', data: 'crossing the close', id: 'p' });
-    closing.ws.close(1000);
-    socket.uncork();
+    closing.inOneWrite(() => {
+      closing.send({ type: 'publish', channel: 'tick:bye', data: 'crossing the close', id: 'p' });
+      closing.ws.close(1000);
+    });
     expect((await closing.closed).code).toBe(1000);
     // RFC 6455 §5.5.1: after its close frame an endpoint sends no data frame.
     expect(opcodesOf(Buffer.concat(bytes))).toEqual([OPCODE_CLOSE]);

@@ -72,12 +72,23 @@ export class TestClient {
     this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
   }
 
-  /** Send `messages` in one TCP write, so that the server reads them all in one tick. */
+  /** The TCP socket under the WebSocket (ws keeps it as `_socket`). */
+  get socket(): import('node:net').Socket {
+    return (this.ws as unknown as { _socket: import('node:net').Socket })._socket;
+  }
+
+  /** Run `send`, whose frames then leave in one TCP write, so that the server reads them all in one tick. */
+  inOneWrite(send: () => void): void {
+    this.socket.cork();
+    send();
+    this.socket.uncork();
+  }
+
+  /** Send `messages` in one TCP write (see inOneWrite). */
   sendInOneWrite(...messages: Array<Record<string, unknown>>): void {
-    const socket = (this.ws as unknown as { _socket: import('node:net').Socket })._socket;
-    socket.cork();
-    for (const message of messages) this.send(message);
-    socket.uncork();
+    this.inOneWrite(() => {
+      for (const message of messages) this.send(message);
+    });
   }
 
   /** Send a request with a fresh id and resolve with the reply carrying that id. */
