@@ -589,7 +589,8 @@ describe('SwitchyardClient', () => {
     });
 
     it('keeps a quiet connection to a live server open with app-level pings', async () => {
-      const { wsUrl } = await server({ heartbeatMs: 150 });
+      // A period of 600 ms, not less: on a busy machine a pong may take longer than a shorter period allows.
+      const { wsUrl } = await server({ heartbeatMs: 600 });
       const sdk = client(wsUrl);
       const frames: string[] = [];
       sdk.on('frame', ({ direction, message }) => frames.push(`${direction}:${String((message as { type?: unknown }).type)}`));
@@ -597,7 +598,7 @@ describe('SwitchyardClient', () => {
       sdk.on('disconnected', (event) => disconnects.push(event));
       await connected(sdk);
       // Several heartbeat periods with no traffic of our own: only the liveness pings and their pongs.
-      await until(() => frames.filter((frame) => frame === 'in:pong').length >= 3, 'three pongs');
+      await until(() => frames.filter((frame) => frame === 'in:pong').length >= 3, 'three pongs', 20_000);
       expect(disconnects).toEqual([]);
       expect(sdk.state).toBe('connected');
       expect(new Set(frames)).toEqual(new Set(['in:connection', 'out:ping', 'in:pong']));
