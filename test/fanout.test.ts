@@ -1,5 +1,7 @@
 // Integration: fan-out to many subscribers, slow consumers, heartbeat and graceful shutdown.
 
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { FANOUT_PASS_CHANNEL, type FanOutPass } from 'switchyard';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startServer, type TestServer } from './helpers/server.js';
@@ -140,6 +142,38 @@ describe('Fan-out held to the end of the tick', () => {
     expect(other.messages('tick:self').map((frame) => frame.data)).toEqual(['one', 'two']);
     await publisher.close();
     await other.close();
+  });
+
+  it('publishes each held pass on the diagnostics channel, and fan-outs that share a tick on none', async () => {
+    server = await startServer();
+    const passes: FanOutPass[] = [];
+    const listener = (pass: unknown): void => {
+      const seen = pass as FanOutPass;
+      if (seen.message.type === 'message' && seen.message.channel === 'diag:pass') passes.push(seen);
+    };
+    subscribe(FANOUT_PASS_CHANNEL, listener);
+    try {
+      const [publisher, other] = await subscribedPair(server.wsUrl, 'diag:pass');
+      await publisher.request({ type: 'publish', channel: 'diag:pass', data: 'lone' });
+      await waitFor(() => other.messages('diag:pass').length === 1, 5000, 'the lone publication');
+      expect(passes).toHaveLength(1);
+      const [pass] = passes;
+      expect(pass).toMatchObject({ subscribers: 2, deliveries: 2, message: { type: 'message', data: 'lone', offset: 1 } });
+      expect(pass!.endedAt).toBeGreaterThanOrEqual(pass!.startedAt);
+      expect(pass!.startedAt).toBeGreaterThan(0);
+      // Two publications read in one tick are queued per connection: no pass over a held fan-out, nothing published.
+      publisher.sendInOneWrite(
+        { type: 'publish', channel: 'diag:pass', data: 'one', id: 'p1' },
+        { type: 'publish', channel: 'diag:pass', data: 'two', id: 'p2' },
+      );
+      await publisher.next((frame) => frame.id === 'p2');
+      await waitFor(() => other.messages('diag:pass').length === 3, 5000, 'both same-tick publications');
+      expect(passes).toHaveLength(1);
+      await publisher.close();
+      await other.close();
+    } finally {
+      unsubscribe(FANOUT_PASS_CHANNEL, listener);
+    }
   });
 
   it('delivers each of many same-tick fan-outs to every subscriber, in order, and counts each write once', async () => {

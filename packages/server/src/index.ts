@@ -10,3 +10,5 @@ export { MemoryEngine } from './engine/memory-engine.js';
 export type { Authenticator, Identity, ChannelPermissions } from './auth/identity.js';
 export { JwtAuthenticator } from './auth/jwt-authenticator.js';
 export type { SwitchyardHooks, AuthorizeRequest } from './session.js';
+export { FANOUT_PASS_CHANNEL } from './transport/ws.js';
+export type { FanOutPass } from './transport/ws.js';

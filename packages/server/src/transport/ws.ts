@@ -1,6 +1,7 @@
 // The WebSocket transport: upgrade checks, frames, heartbeat, pre-framed fan-out and backpressure.
 // This is the only file that imports `ws`.
 
+import { channel as diagnosticsChannel } from 'node:diagnostics_channel';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
@@ -10,7 +11,7 @@ import proxyaddr from '@fastify/proxy-addr';
 import { WebSocket, WebSocketServer } from 'ws';
 import {
   CloseCodes, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, clampCloseReason, codecForSubprotocol,
-  type Codec, type ErrorCode,
+  type Codec, type ErrorCode, type ServerMessage,
 } from '@switchyard/protocol';
 import type { Authenticator, Identity } from '../auth/identity.js';
 import { SwitchyardError, errorBody, toSwitchyardError } from '../errors.js';
@@ -25,6 +26,26 @@ import { serverFrame } from './frame.js';
 const plainFraming: Framing<Buffer> = { slot: 0, frame: (encoded, binary) => serverFrame(encoded, binary, false) };
 /** The frame before the first connection of a held fan-out's pass has picked one. */
 const NO_FRAME: Buffer = Buffer.alloc(0);
+
+/** The name of the diagnostics channel on which each held fan-out's pass is published (see FanOutPass). */
+export const FANOUT_PASS_CHANNEL = 'switchyard:fanout-pass';
+
+/**
+ * Published on FANOUT_PASS_CHANNEL after each end-of-tick pass that writes a held fan-out to all its subscribers at
+ * once: the usual case below saturation, one publication in a tick. A fan-out that shares its tick with others is
+ * queued per connection instead, and published nowhere. Times are `performance.now()` of the server's process.
+ */
+export interface FanOutPass {
+  readonly message: ServerMessage;
+  /** Connections the pass went over. */
+  readonly subscribers: number;
+  /** Connections it wrote to: the others were closing. */
+  readonly deliveries: number;
+  readonly startedAt: number;
+  readonly endedAt: number;
+}
+
+const fanOutPasses = diagnosticsChannel(FANOUT_PASS_CHANNEL);
 
 /**
  * permessage-deflate as this server negotiates it, whatever the client offers: no server context
@@ -456,6 +477,7 @@ export class WebSocketTransport implements Outbox {
         // Taken first, so that a connection closing during the pass (a slow consumer) finds nothing to release.
         this.#held = undefined;
         const outbound = held.outbound;
+        const startedAt = fanOutPasses.hasSubscribers ? performance.now() : 0;
         let deliveries = 0;
         let bytes = 0;
         // The frame is looked up once for each run of connections with the same codec and framing (usually all).
@@ -474,6 +496,10 @@ export class WebSocketTransport implements Outbox {
           }
         }
         this.countOut(outbound, deliveries, bytes);
+        if (fanOutPasses.hasSubscribers) {
+          const pass: FanOutPass = { message: outbound.message, subscribers: held.connections.length, deliveries, startedAt, endedAt: performance.now() };
+          fanOutPasses.publish(pass);
+        }
       }
       // The two arrays trade places first: a connection touched while these flush goes to the other one, which the
       // next flush writes, and the fields never share an array, even if a flush throws.
