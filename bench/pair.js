@@ -5,7 +5,9 @@
 // With --windows it also prints each turn's latency, to tell a tail made by a few slow windows (stalls) from
 // one that every window shares (a shifted distribution). With --profile <dir> every server writes a CPU profile
 // of its measured turns alone to <dir>/<label>.cpuprofile (the time between its turns is idle in it).
-// Usage: node bench/pair.js [--scenario channels-10k] [--turns 12] [--windows] [--profile <dir>] <server>...
+// With --passes it also times each server's fan-out passes from the publisher's send: when the server began
+// writing a publication to its subscribers, and when it had written it to all of them.
+// Usage: node bench/pair.js [--scenario channels-10k] [--turns 12] [--windows] [--passes] [--profile <dir>] <server>...
 //   <server>: switchyard | ws | socket.io | "<label>=<switchyard or a build's packages/server/dist/cli.js> [flag...]",
 //   where a flag written node:<flag> goes to Node (e.g. "small=switchyard node:--max-semi-space-size=1")
 // @ts-check
@@ -39,7 +41,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     scenario: { type: 'string', default: 'channels-10k' }, turns: { type: 'string', default: '12' }, windows: { type: 'boolean', default: false },
-    profile: { type: 'string' },
+    profile: { type: 'string' }, passes: { type: 'boolean', default: false },
   },
 });
 const scenario = values.scenario ?? 'channels-10k';
@@ -72,6 +74,8 @@ try {
   for (const bench of benches) await take(bench);
   await collectEverywhere(benches);
   if (values.profile !== undefined) for (const bench of benches) await bench.server.profileStart();
+  // The first request starts the timing; the second, after the turns, takes what the turns made.
+  if (values.passes) for (const bench of benches) await bench.server.passes();
   /** @type {Tally[]} */
   const tallies = benches.map(() => ({ published: 0, user: 0, system: 0, scavenges: 0, scavengeMs: 0, full: 0, fullMs: 0, samples: [], windows: [] }));
   const machineBefore = machineSnapshot();
@@ -98,7 +102,10 @@ try {
   if (profileDir !== undefined) {
     for (const bench of benches) await bench.server.profileStop(join(profileDir, `${fileNameOf(bench.variant.label)}.cpuprofile`));
   }
-  report(tallies, machineLoad(machineBefore, machineSnapshot()));
+  /** @type {Array<import('./lib/gc-hook.js').Passes | undefined>} */
+  const passes = [];
+  for (const bench of benches) passes.push(values.passes ? await bench.server.passes() : undefined);
+  report(tallies, passes, machineLoad(machineBefore, machineSnapshot()));
 } finally {
   for (const bench of benches) await bench.close();
 }
@@ -106,9 +113,10 @@ try {
 /**
  * Print the comparison as a Markdown table, ratios against the first server.
  * @param {Tally[]} tallies
+ * @param {Array<import('./lib/gc-hook.js').Passes | undefined>} passes  with --passes
  * @param {import('./lib/proc-stats.js').MachineLoad} machine
  */
-function report(tallies, machine) {
+function report(tallies, passes, machine) {
   const perPublication = (/** @type {number} */ seconds, /** @type {Tally} */ tally) => (tally.published > 0 ? (seconds * 1e6) / tally.published : 0);
   const first = /** @type {Tally} */ (tallies[0]);
   const firstTotal = perPublication(first.user + first.system, first);
@@ -127,6 +135,11 @@ function report(tallies, machine) {
       `${round(total, 1)} | ${firstTotal > 0 ? round(total / firstTotal, 3) : ''} | ${perThousand(tally.scavenges)} | ${perThousand(tally.scavengeMs)} | ` +
       `${tally.full} (${round(tally.fullMs, 1)}) | ${latency.p50} | ${latency.p99} |`);
   });
+  if (values.passes) {
+    lines.push('', 'Fan-out passes, from the publisher\'s send (medians, ms; the whole turn, warm-up and drain included):', '',
+      '| server | passes | the pass begins | the pass ends |', '| --- | ---: | ---: | ---: |');
+    passes.forEach((timed, index) => lines.push(`| ${variants[index]?.label} | ${timed?.count ?? 0} | ${timed?.beganP50 ?? ''} | ${timed?.endedP50 ?? ''} |`));
+  }
   if (values.windows) {
     lines.push('', 'Latency of each turn, ms (p50 / p99 / max):', '', `| turn | ${variants.map((variant) => variant.label).join(' | ')} |`, `| ---: |${' ---: |'.repeat(variants.length)}`);
     for (let turn = 0; turn < turns; turn++) {

@@ -1,13 +1,16 @@
 // Preloaded (--import) into every benchmarked server: answers the harness's IPC requests for a
-// garbage-collected memory reading, the collections counted so far, or a heap snapshot. Bench-only;
-// the servers themselves know nothing of it.
+// garbage-collected memory reading, the collections counted so far, the fan-out passes timed so far, or a
+// heap snapshot. Bench-only; the servers themselves know nothing of it (they publish each fan-out's pass on
+// a diagnostics channel, which anyone may read).
 // @ts-check
 
-import { PerformanceObserver, constants } from 'node:perf_hooks';
+import { subscribe } from 'node:diagnostics_channel';
+import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
+import { percentiles } from './samples.js';
 
 /**
  * A request from the harness (see ServerProcess): `id` comes back in the reply's `benchReply`.
- * @typedef {{ bench: 'memory' | 'collections' | 'heapSnapshot' | 'profileStart' | 'profileStop'; id: number; path?: string }} Request
+ * @typedef {{ bench: 'memory' | 'collections' | 'passes' | 'heapSnapshot' | 'profileStart' | 'profileStop'; id: number; path?: string }} Request
  */
 
 /**
@@ -18,6 +21,48 @@ import { PerformanceObserver, constants } from 'node:perf_hooks';
  * @property {number} full         full (mark-compact) collections
  * @property {number} fullMs       their pauses, in all
  */
+
+/**
+ * Fan-out passes since the previous `passes` request, timed from the publisher's send time (the `t` each bench
+ * payload carries, on the same clock as `performance.timeOrigin + performance.now()` here): when the server began
+ * writing the publication to its subscribers, and when it had written it to all of them. Medians, ms.
+ * @typedef {object} Passes
+ * @property {number} count
+ * @property {number} beganP50
+ * @property {number} endedP50
+ */
+
+/** The channel Switchyard publishes each held fan-out's pass on; bench/servers/plain-ws-server.js does the same. */
+const FANOUT_PASS_CHANNEL = 'switchyard:fanout-pass';
+
+/** Pass times since the last request, once the harness has asked. @type {{ began: number[]; ended: number[] } | undefined} */
+let passes;
+/** Passes kept between two requests at most (a pair run of many channels makes about 40,000). */
+const MAX_PASSES = 200_000;
+
+/** @returns {{ began: number[]; ended: number[] }} */
+function timePasses() {
+  /** @type {{ began: number[]; ended: number[] }} */
+  const timed = { began: [], ended: [] };
+  subscribe(FANOUT_PASS_CHANNEL, (message) => {
+    const pass = /** @type {{ message?: { data?: { t?: unknown } }; startedAt: number; endedAt: number }} */ (message);
+    const sentAt = pass.message?.data?.t;
+    if (typeof sentAt !== 'number' || timed.began.length >= MAX_PASSES) return;
+    timed.began.push(performance.timeOrigin + pass.startedAt - sentAt);
+    timed.ended.push(performance.timeOrigin + pass.endedAt - sentAt);
+  });
+  return timed;
+}
+
+/** @returns {Passes} */
+function takePasses() {
+  const timed = (passes ??= timePasses());
+  const p50 = (/** @type {number[]} */ values) => percentiles([{ values, seen: values.length, max: 0 }]).p50;
+  const reply = { count: timed.began.length, beganP50: p50(timed.began), endedP50: p50(timed.ended) };
+  timed.began = [];
+  timed.ended = [];
+  return reply;
+}
 
 /** @param {number} ms */
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -114,6 +159,7 @@ async function profileStop(path) {
 async function answer(request) {
   if (request.bench === 'memory') return memory();
   if (request.bench === 'collections') return { ...(collections ??= countCollections()) };
+  if (request.bench === 'passes') return { ...takePasses() };
   if (request.bench === 'profileStart') return profileStart();
   if (request.bench === 'profileStop') return profileStop(String(request.path));
   // For digging into memory per connection by hand (see docs/performance.md); no scenario uses it.

@@ -230,6 +230,14 @@ export class ServerProcess {
   }
 
   /**
+   * Fan-out passes in the server since the previous call; the first call starts timing them (bench/pair.js --passes).
+   * @returns {Promise<import('./gc-hook.js').Passes>}
+   */
+  async passes() {
+    return /** @type {import('./gc-hook.js').Passes} */ (await this.#ask('passes'));
+  }
+
+  /**
    * Write a V8 heap snapshot of the server to `path` (for investigations by hand).
    * @param {string} path
    * @returns {Promise<void>}

@@ -2,6 +2,7 @@
 // echo); fan-out serializes once, frames once with Sender.frame and writes that buffer to every socket.
 // @ts-check
 
+import { channel as diagnosticsChannel } from 'node:diagnostics_channel';
 import { createServer } from 'node:http';
 import * as wsModule from 'ws';
 
@@ -15,6 +16,8 @@ const host = '127.0.0.1';
 
 /** @type {Map<string, Channel>} */
 const channels = new Map();
+/** Each fan-out's pass, as Switchyard publishes it (bench/lib/gc-hook.js times them for bench/pair.js --passes). */
+const fanOutPasses = diagnosticsChannel('switchyard:fanout-pass');
 /** @type {WeakMap<WebSocket, Set<string>>} */
 const subscriptionsOf = new WeakMap();
 let clientCounter = 0;
@@ -85,8 +88,14 @@ function handle(ws, text) {
     const channel = channels.get(name);
     const offset = channel === undefined ? 0 : ++channel.offset;
     if (channel !== undefined && channel.subscribers.size > 0) {
-      const frame = textFrame(JSON.stringify({ type: 'message', channel: name, data, offset, timestamp: Date.now() }));
+      const message = { type: 'message', channel: name, data, offset, timestamp: Date.now() };
+      const frame = textFrame(JSON.stringify(message));
+      const startedAt = fanOutPasses.hasSubscribers ? performance.now() : 0;
       for (const subscriber of channel.subscribers) writeFrame(subscriber, frame);
+      if (fanOutPasses.hasSubscribers) {
+        const count = channel.subscribers.size;
+        fanOutPasses.publish({ message, subscribers: count, deliveries: count, startedAt, endedAt: performance.now() });
+      }
     }
     reply(ws, { type: 'ack', id, data: { offset }, timestamp: Date.now() });
     return;
