@@ -32,7 +32,11 @@ import { percentiles } from './samples.js';
  * @property {number} endedP50
  */
 
-/** The channel Switchyard publishes each held fan-out's pass on; bench/servers/plain-ws-server.js does the same. */
+/**
+ * The channel Switchyard publishes each held fan-out's pass on (its FANOUT_PASS_CHANNEL); bench/servers/plain-ws-server.js
+ * does the same. Named here, not imported: this hook is preloaded into the `ws` and Socket.IO servers too, which must
+ * not load Switchyard's modules.
+ */
 const FANOUT_PASS_CHANNEL = 'switchyard:fanout-pass';
 
 /** Pass times since the last request, once the harness has asked. @type {{ began: number[]; ended: number[] } | undefined} */
