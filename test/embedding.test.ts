@@ -57,6 +57,24 @@ describe('Embedding', () => {
     expect(events).toEqual(['connection:36', 'subscribe:app:feed', 'publish:app:feed:1', 'disconnect:1005']);
   });
 
+  it('refuses app data that a subscriber could not be sent, and goes on serving', async () => {
+    server = await startServer();
+    const client = await TestClient.open(server.wsUrl);
+    await client.request({ type: 'subscribe', channel: 'app:odd' });
+    const cycle: Record<string, unknown> = {};
+    cycle['self'] = cycle;
+    // JSON cannot hold the first two, MessagePack the next two, and neither the last.
+    for (const data of [{ big: 1n }, cycle, { tag: Symbol('x') }, { huge: 2n ** 70n }, undefined]) {
+      await expect(server.server.publish('app:odd', data)).rejects.toMatchObject({ code: 'invalid_message' });
+      await expect(server.server.broadcast(data)).rejects.toMatchObject({ code: 'invalid_message' });
+      await expect(server.server.direct('anyone', data)).rejects.toMatchObject({ code: 'invalid_message' });
+    }
+    // Nothing was taken: the next publication is the channel's first, and it arrives.
+    expect(await server.server.publish('app:odd', { fine: true })).toMatchObject({ offset: 1 });
+    expect(await client.next((frame) => frame.type === 'message')).toMatchObject({ offset: 1, data: { fine: true } });
+    await client.close();
+  });
+
   it('refuses bad options with a TypeError naming them', () => {
     expect(() => createSwitchyard({ maxPayload: -1 })).toThrow(/maxPayload/);
     expect(() => createSwitchyard({ jwtSecret: 'a', jwksUrl: 'http://127.0.0.1/jwks' })).toThrow(/mutually exclusive/);

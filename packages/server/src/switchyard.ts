@@ -10,12 +10,12 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import fastifyCors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
 import type { Registry } from 'prom-client';
-import type { ErrorCode } from '@switchyard/protocol';
+import { jsonCodec, msgpackCodec, type ErrorCode } from '@switchyard/protocol';
 import type { Authenticator } from './auth/identity.js';
 import { JwtAuthenticator } from './auth/jwt-authenticator.js';
 import { createEngine } from './engine/create-engine.js';
 import type { Engine, NodeInfo, PublishResult } from './engine/engine.js';
-import type { SwitchyardError } from './errors.js';
+import { SwitchyardError } from './errors.js';
 import { DemoFeed } from './feeds/demo-feed.js';
 import { StatsFeed } from './feeds/stats-feed.js';
 import { httpApi } from './http/routes.js';
@@ -268,18 +268,24 @@ export class Switchyard extends EventEmitter<SwitchyardEvents> {
     return body;
   }
 
-  /** Publish on `channel` as the server. */
+  /** Publish on `channel` as the server. Rejects with `invalid_message` when `data` cannot be encoded (see `encodable`). */
   publish(channel: string, data: unknown, options: { event?: string; key?: string; ephemeral?: boolean } = {}): Promise<PublishResult> {
+    const refused = unencodable(data);
+    if (refused !== undefined) return Promise.reject(refused);
     return this.hub.publish({ channel, data, ...options });
   }
 
   /** Send a `broadcast` to every client (or one channel's subscribers); resolves with local deliveries. */
   broadcast(data: unknown, channel?: string): Promise<number> {
+    const refused = unencodable(data);
+    if (refused !== undefined) return Promise.reject(refused);
     return this.hub.broadcast(data, channel);
   }
 
   /** Send a `direct` message to a userId or clientId, from `from` (default: the server's name). */
   direct(to: string, data: unknown, from: string = this.options.name): Promise<number> {
+    const refused = unencodable(data);
+    if (refused !== undefined) return Promise.reject(refused);
     return this.hub.direct(to, from, data);
   }
 
@@ -294,6 +300,22 @@ export class Switchyard extends EventEmitter<SwitchyardEvents> {
     await this.#engine?.close();
     this.#state = 'closed';
     this.logger.info('Switchyard closed');
+  }
+}
+
+/**
+ * Why the app's `data` cannot go to clients, or undefined when it can. Data from clients always can: it was decoded
+ * from one of the two encodings. The app's can be anything, and a value that one encoding cannot hold (a BigInt or a
+ * cycle for JSON, a symbol or a huge BigInt for MessagePack) would otherwise fail only when the server writes it to
+ * subscribers, after it was taken into history. A top-level undefined or function has no encoding either.
+ */
+function unencodable(data: unknown): SwitchyardError | undefined {
+  try {
+    if (jsonCodec.encode(data) === undefined) return new SwitchyardError('invalid_message', `data must be a JSON or MessagePack value, not ${typeof data}`);
+    msgpackCodec.encode(data);
+    return undefined;
+  } catch (error) {
+    return new SwitchyardError('invalid_message', `data cannot be sent to clients: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
