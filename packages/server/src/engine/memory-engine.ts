@@ -40,14 +40,47 @@ const MAX_REMOVAL_RECORDS = 16;
 class Stream {
   readonly epoch = newEpoch();
   offset = 0;
-  readonly history = new PackedHistory();
+  readonly #history = new PackedHistory();
+  /** Publications given offsets but not yet in #history, oldest first, and the policy of the newest (see `keepLater`). */
+  readonly #unkept: Publication[] = [];
+  #unkeptPolicy: StreamPolicy | undefined;
   readonly removals: Removal[] = [];
   readonly keys = new Map<string, RememberedKey>();
   lastActivity = Date.now();
 
+  /**
+   * Keep `publication` in history once this tick's writes are done (see MemoryEngine#publishNow). Returns true when
+   * it is the first one waiting, so the engine schedules `keep` once.
+   */
+  keepLater(publication: Publication, policy: StreamPolicy): boolean {
+    this.#unkeptPolicy = policy;
+    return this.#unkept.push(publication) === 1;
+  }
+
+  /** Put the publications waiting from `keepLater` into history, and trim it to their policy. */
+  keep(): void {
+    const unkept = this.#unkept;
+    const policy = this.#unkeptPolicy;
+    if (unkept.length === 0 || policy === undefined) return;
+    if (policy.historySize > 0) for (const publication of unkept) this.#history.append(publication);
+    unkept.length = 0;
+    this.#trim(policy, Date.now());
+  }
+
+  /** History with every publication given an offset so far. */
+  get history(): PackedHistory {
+    this.keep();
+    return this.#history;
+  }
+
   /** Drop publications past the count and age limits, remembering why. */
   trim(policy: StreamPolicy, now: number): void {
-    const history = this.history;
+    this.keep();
+    this.#trim(policy, now);
+  }
+
+  #trim(policy: StreamPolicy, now: number): void {
+    const history = this.#history;
     let expired = 0;
     const oldestAllowed = now - policy.historyTtlMs;
     while (expired < history.length && history.timestampAt(expired) < oldestAllowed) expired++;
@@ -57,8 +90,8 @@ class Stream {
   }
 
   private remove(count: number, reason: Removal['reason']): void {
-    const upTo = this.history.firstOffset + count - 1;
-    this.history.dropOldest(count);
+    const upTo = this.#history.firstOffset + count - 1;
+    this.#history.dropOldest(count);
     const last = this.removals[this.removals.length - 1];
     if (last !== undefined && last.reason === reason) last.upTo = upTo;
     else {
@@ -96,6 +129,13 @@ export class MemoryEngine implements Engine {
   readonly #policies = new Map<string, StreamPolicy>();
   #handler: EngineHandler | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
+  /** Streams with publications waiting for history (see Stream#keepLater). */
+  readonly #unkept: Stream[] = [];
+  readonly #keepAll = (): void => {
+    // A stream can be listed twice (read and kept in between, then published to again); keeping twice is harmless.
+    for (const stream of this.#unkept) stream.keep();
+    this.#unkept.length = 0;
+  };
 
   constructor(options: MemoryEngineOptions = {}) {
     this.nodeId = options.nodeId ?? `node-${randomBytes(4).toString('hex')}`;
@@ -135,8 +175,9 @@ export class MemoryEngine implements Engine {
     if (request.from !== undefined) publication.from = request.from;
     if (!ephemeral) {
       stream.offset = publication.offset;
-      if (policy.historySize > 0) stream.history.append(publication);
-      stream.trim(policy, now);
+      // History takes it after the fan-out has been written: the transport writes at the end of the tick, and
+      // microtasks run after that. Every read of history keeps what waits first, so no read misses it.
+      if (stream.keepLater(publication, policy) && this.#unkept.push(stream) === 1) queueMicrotask(this.#keepAll);
       if (request.key !== undefined && policy.idempotencyWindowMs > 0) stream.keys.set(request.key, { offset: publication.offset, at: now });
     }
     if (this.#subscribed.has(request.channel)) this.#handler?.onPublication(request.channel, publication, ephemeral);
