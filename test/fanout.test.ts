@@ -144,6 +144,26 @@ describe('Fan-out held to the end of the tick', () => {
     await other.close();
   });
 
+  it('answers requests read in one tick in their order, the ack that is framed after the fan-out included', async () => {
+    server = await startServer();
+    const [publisher, other] = await subscribedPair(server.wsUrl, 'tick:order');
+    // The ack waits unframed for the end of the tick; the echo queued after it must not overtake it.
+    publisher.sendInOneWrite(
+      { type: 'publish', channel: 'tick:order', data: 'one', id: 'p1' },
+      { type: 'echo', data: 'after', id: 'e1' },
+      { type: 'publish', channel: 'tick:order', data: 'two', id: 'p2' },
+      { type: 'echo', data: 'last', id: 'e2' },
+    );
+    await publisher.next((frame) => frame.id === 'e2');
+    const seen = publisher.frames.filter((frame) => ['message', 'ack', 'echo'].includes(frame.type)).map((frame) => (frame.type === 'message' ? `message:${String(frame.data)}` : String(frame.id)));
+    expect(seen).toEqual(['message:one', 'p1', 'e1', 'message:two', 'p2', 'e2']);
+    const acks = publisher.frames.filter((frame) => frame.type === 'ack').map((frame) => (frame.data as { offset: number }).offset);
+    expect(acks).toEqual([1, 2]);
+    await waitFor(() => other.messages('tick:order').length === 2, 5000, 'both messages at the other subscriber');
+    await publisher.close();
+    await other.close();
+  });
+
   it('publishes each held pass on the diagnostics channel, and fan-outs that share a tick on none', async () => {
     server = await startServer();
     const passes: FanOutPass[] = [];

@@ -19,8 +19,11 @@ type PublishMessage = Extract<ClientMessage, { type: 'publish' }>;
 export interface Connection {
   readonly remoteAddress: string;
   readonly codec: Codec;
-  /** Queue a message; false when the connection is closing. */
-  send(outbound: Outbound): boolean;
+  /**
+   * Queue a message; false when the connection is closing. `late`: the message cannot fail to encode (an ack: numbers
+   * and strings), so the transport may encode it when it leaves, after the fan-out it writes first in the same tick.
+   */
+  send(outbound: Outbound, late?: boolean): boolean;
   close(code: number, reason: string): void;
 }
 
@@ -333,7 +336,8 @@ export class Session implements Peer {
   #acknowledge(message: PublishMessage, result: PublishResult): void {
     const data: { offset: number; epoch: string; duplicate?: boolean } = { offset: result.offset, epoch: result.epoch };
     if (result.duplicate) data.duplicate = true;
-    this.#send(reply({ type: 'ack', timestamp: Date.now(), data }, message.id));
+    // Encoded after the publication's fan-out is written (see Connection#send): it leaves after it anyway.
+    this.#connection.send(new Outbound(reply({ type: 'ack', timestamp: Date.now(), data }, message.id)), true);
     if (!result.duplicate) this.#ctx.events.published(this, message.channel, result.offset);
   }
 

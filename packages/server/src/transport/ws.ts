@@ -147,6 +147,8 @@ class WsConnection implements Connection {
   /** Frames held for the end of this tick: none, one, or several (kept this way to allocate nothing for one). */
   #queued: Buffer | Buffer[] | undefined;
   #queuedBytes = 0;
+  /** A message sent `late` while nothing else was held: the one thing held, framed only when it leaves (see `send`). */
+  #unframed: Outbound | undefined;
   readonly #ws: WebSocket;
   readonly #socket: Socket;
   /** How this connection's frames are built: plain, or permessage-deflate. */
@@ -181,7 +183,7 @@ class WsConnection implements Connection {
     // the rest of its checks.
     if (this.closing || this.#ws.readyState !== WebSocket.OPEN) return false;
     const socket = this.#socket;
-    if (this.#queued === undefined) socket.write(frame);
+    if (this.#queued === undefined && this.#unframed === undefined) socket.write(frame);
     else {
       // Frames queued after the fan-out was held (a reply to a publisher that is also a subscriber) follow it
       // in the same write.
@@ -194,8 +196,14 @@ class WsConnection implements Connection {
     return true;
   }
 
-  send(outbound: Outbound): boolean {
+  send(outbound: Outbound, late = false): boolean {
     if (this.closing) return false;
+    if (late && this.#queued === undefined && this.#unframed === undefined) {
+      // A publisher's ack, usually: framing it waits until after the held fan-out's pass, which it follows anyway.
+      this.#unframed = outbound;
+      this.transport.touched(this);
+      return true;
+    }
     const frame = outbound.framed(this.codec, this.framing);
     this.transport.countOut(outbound, 1, frame.length);
     this.#queue(frame, false);
@@ -212,6 +220,7 @@ class WsConnection implements Connection {
 
   /** Hold `frame` for the end of the tick, after (or, `first`, before) the frames already held. */
   #queue(frame: Buffer, first: boolean): void {
+    this.#frameUnframed();
     const queued = this.#queued;
     if (queued === undefined) {
       this.#queued = frame;
@@ -223,8 +232,22 @@ class WsConnection implements Connection {
     if (this.#socket.writableLength + this.#queuedBytes > this.transport.highWaterMark) this.#slowConsumer();
   }
 
+  /** Frame the message sent `late`, if one waits, and hold its frame in its place (first: nothing was held before it). */
+  #frameUnframed(): void {
+    const outbound = this.#unframed;
+    if (outbound === undefined) return;
+    this.#unframed = undefined;
+    const frame = outbound.framed(this.codec, this.framing);
+    this.transport.countOut(outbound, 1, frame.length);
+    // This connection is on the transport's list already, from `send`.
+    this.#queued = frame;
+    this.#queuedBytes = frame.length;
+    if (this.#socket.writableLength + frame.length > this.transport.highWaterMark) this.#slowConsumer();
+  }
+
   /** Write the frames held this tick: one frame as one write; several corked into one writev. */
   flush(): void {
+    this.#frameUnframed();
     const queued = this.#queued;
     if (queued === undefined) return;
     this.#queued = undefined;
