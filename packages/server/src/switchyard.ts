@@ -268,25 +268,19 @@ export class Switchyard extends EventEmitter<SwitchyardEvents> {
     return body;
   }
 
-  /** Publish on `channel` as the server. Rejects with `invalid_message` when `data` cannot be encoded (see `encodable`). */
+  /** Publish on `channel` as the server. Rejects with `invalid_message` when `data` cannot be encoded (see `unencodable`). */
   publish(channel: string, data: unknown, options: { event?: string; key?: string; ephemeral?: boolean } = {}): Promise<PublishResult> {
-    const refused = unencodable(data);
-    if (refused !== undefined) return Promise.reject(refused);
-    return this.hub.publish({ channel, data, ...options });
+    return ifEncodable(data, () => this.hub.publish({ channel, data, ...options }));
   }
 
   /** Send a `broadcast` to every client (or one channel's subscribers); resolves with local deliveries. */
   broadcast(data: unknown, channel?: string): Promise<number> {
-    const refused = unencodable(data);
-    if (refused !== undefined) return Promise.reject(refused);
-    return this.hub.broadcast(data, channel);
+    return ifEncodable(data, () => this.hub.broadcast(data, channel));
   }
 
   /** Send a `direct` message to a userId or clientId, from `from` (default: the server's name). */
   direct(to: string, data: unknown, from: string = this.options.name): Promise<number> {
-    const refused = unencodable(data);
-    if (refused !== undefined) return Promise.reject(refused);
-    return this.hub.direct(to, from, data);
+    return ifEncodable(data, () => this.hub.direct(to, from, data));
   }
 
   /** Stop accepting, close every client with 1001, stop the engine. */
@@ -317,6 +311,12 @@ function unencodable(data: unknown): SwitchyardError | undefined {
   } catch (error) {
     return new SwitchyardError('invalid_message', `data cannot be sent to clients: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/** `send()`, or a rejection with `invalid_message` when the app's `data` cannot be encoded. */
+function ifEncodable<T>(data: unknown, send: () => Promise<T>): Promise<T> {
+  const refused = unencodable(data);
+  return refused === undefined ? send() : Promise.reject(refused);
 }
 
 /** Create a Switchyard server (not yet listening). Throws `OptionsError` for bad options. */
