@@ -6,6 +6,7 @@
 
 import { subscribe } from 'node:diagnostics_channel';
 import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
+import { toMachineTime } from './clock.js';
 import { percentiles } from './samples.js';
 
 /**
@@ -24,7 +25,7 @@ import { percentiles } from './samples.js';
 
 /**
  * Fan-out passes since the previous `passes` request, timed from the publisher's send time (the `t` each bench
- * payload carries, on the same clock as `performance.timeOrigin + performance.now()` here): when the server began
+ * payload carries, on the clock of clock.js): when the server began
  * writing the publication to its subscribers, and when it had written it to all of them. Medians, ms.
  * @typedef {object} Passes
  * @property {number} count
@@ -52,8 +53,8 @@ function timePasses() {
     const pass = /** @type {{ message?: { data?: { t?: unknown } }; startedAt: number; endedAt: number }} */ (message);
     const sentAt = pass.message?.data?.t;
     if (typeof sentAt !== 'number' || timed.began.length >= MAX_PASSES) return;
-    timed.began.push(performance.timeOrigin + pass.startedAt - sentAt);
-    timed.ended.push(performance.timeOrigin + pass.endedAt - sentAt);
+    timed.began.push(toMachineTime(pass.startedAt) - sentAt);
+    timed.ended.push(toMachineTime(pass.endedAt) - sentAt);
   });
   return timed;
 }

@@ -3,12 +3,11 @@
 // @ts-check
 
 import { openClient } from './clients.js';
+import { machineNow as now } from './clock.js';
 import { Samples } from './samples.js';
 
 /** @typedef {import('./clients.js').BenchClient} BenchClient */
 
-/** Wall-clock milliseconds with sub-ms precision, comparable across processes of this machine. */
-const now = () => performance.timeOrigin + performance.now();
 /** @param {number} ms */
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
