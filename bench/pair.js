@@ -4,10 +4,13 @@
 // split into user and system time, its garbage collections, and publish-to-deliver latency.
 // With --windows it also prints each turn's latency, to tell a tail made by a few slow windows (stalls) from
 // one that every window shares (a shifted distribution). With --profile <dir> every server writes a CPU profile
-// of its measured turns alone to <dir>/<label>.cpuprofile (the time between its turns is idle in it).
+// of its measured turns alone to <dir>/<label>.cpuprofile (the time between its turns is idle in it); with
+// --heap-profile <dir>, a sampling profile of what it allocates in them, to <dir>/<label>.heapprofile.
 // With --passes it also times each server's fan-out passes from the publisher's send: when the server began
-// writing a publication to its subscribers, and when it had written it to all of them.
-// Usage: node bench/pair.js [--scenario channels-10k] [--turns 12] [--windows] [--passes] [--profile <dir>] <server>...
+// writing a publication to its subscribers, and when it had written it to all of them. With --quantiles it prints
+// the latency's quantiles from p5 to p99 over all turns: where in the distribution two servers part.
+// Usage: node bench/pair.js [--scenario channels-10k] [--turns 12] [--windows] [--passes] [--quantiles]
+//   [--profile <dir> | --heap-profile <dir>] <server>...
 //   <server>: switchyard | ws | socket.io | "<label>=<switchyard or a build's packages/server/dist/cli.js> [flag...]",
 //   where a flag written node:<flag> goes to Node (e.g. "small=switchyard node:--max-semi-space-size=1")
 // @ts-check
@@ -17,7 +20,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AddressPool, round } from './lib/measure.js';
 import { machineLoad, machineSnapshot } from './lib/proc-stats.js';
-import { percentiles } from './lib/samples.js';
+import { percentiles, quantiles } from './lib/samples.js';
 import { fileNameOf, parseVariant } from './lib/server-process.js';
 import { FanOutBench, SPECS, collectEverywhere, pacedTurn, turnOrder } from './scenarios/fan-out.js';
 
@@ -35,13 +38,15 @@ import { FanOutBench, SPECS, collectEverywhere, pacedTurn, turnOrder } from './s
  * @property {number} fullMs
  * @property {Array<{ values: number[]; seen: number; max: number }>} samples  latency samples of every turn
  * @property {import('./lib/samples.js').Percentiles[]} windows  each turn's latency
+ * @property {number} [allocatedBytes]  what the allocation profile (--heap-profile) estimates was allocated
  */
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     scenario: { type: 'string', default: 'channels-10k' }, turns: { type: 'string', default: '12' }, windows: { type: 'boolean', default: false },
-    profile: { type: 'string' }, passes: { type: 'boolean', default: false },
+    profile: { type: 'string' }, 'heap-profile': { type: 'string' }, passes: { type: 'boolean', default: false },
+    quantiles: { type: 'boolean', default: false },
   },
 });
 const scenario = values.scenario ?? 'channels-10k';
@@ -51,7 +56,10 @@ const turns = Number(values.turns);
 if (!Number.isInteger(turns) || turns < 1 || turns > 100) throw new Error('--turns must be a whole number from 1 to 100');
 if (positionals.length === 0) throw new Error('name the servers to compare, e.g.: switchyard ws');
 // Made before the run, so that a profile directory that cannot be made fails now, not after every turn.
-const profileDir = values.profile === undefined ? undefined : resolve(values.profile);
+if (values.profile !== undefined && values['heap-profile'] !== undefined) throw new Error('take --profile or --heap-profile, not both');
+const profileKind = values['heap-profile'] !== undefined ? 'heap' : 'cpu';
+const profileArg = values.profile ?? values['heap-profile'];
+const profileDir = profileArg === undefined ? undefined : resolve(profileArg);
 if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
 
 const variants = positionals.map(parseVariant);
@@ -73,7 +81,7 @@ try {
   for (const bench of benches) await bench.saturated(ctx);
   for (const bench of benches) await take(bench);
   await collectEverywhere(benches);
-  if (values.profile !== undefined) for (const bench of benches) await bench.server.profileStart();
+  if (profileDir !== undefined) for (const bench of benches) await bench.server.profileStart(profileKind);
   // The first request starts the timing; the second, after the turns, takes what the turns made.
   if (values.passes) for (const bench of benches) await bench.server.passes();
   /** @type {Tally[]} */
@@ -100,7 +108,11 @@ try {
     ctx.log(`turn ${turn + 1} of ${turns}`);
   }
   if (profileDir !== undefined) {
-    for (const bench of benches) await bench.server.profileStop(join(profileDir, `${fileNameOf(bench.variant.label)}.cpuprofile`));
+    for (const [index, bench] of benches.entries()) {
+      const stopped = await bench.server.profileStop(join(profileDir, `${fileNameOf(bench.variant.label)}.${profileKind}profile`));
+      const tally = /** @type {Tally} */ (tallies[index]);
+      if (stopped.allocatedBytes !== undefined) tally.allocatedBytes = stopped.allocatedBytes;
+    }
   }
   /** @type {Array<import('./lib/gc-hook.js').Passes | undefined>} */
   const passes = [];
@@ -139,6 +151,16 @@ function report(tallies, passes, machine) {
     lines.push('', 'Fan-out passes, from the publisher\'s send (medians, ms; the whole turn, warm-up and drain included):', '',
       '| server | passes | the pass begins | the pass ends |', '| --- | ---: | ---: | ---: |');
     passes.forEach((timed, index) => lines.push(`| ${variants[index]?.label} | ${timed?.count ?? 0} | ${timed?.beganP50 ?? ''} | ${timed?.endedP50 ?? ''} |`));
+  }
+  if (tallies.some((tally) => tally.allocatedBytes !== undefined)) {
+    lines.push('', 'Allocated per publication, as the sampling heap profile (a sample about every 4 KiB) estimates it, collected objects included:', '',
+      '| server | bytes |', '| --- | ---: |');
+    tallies.forEach((tally, index) => lines.push(`| ${variants[index]?.label} | ${tally.published > 0 ? round((tally.allocatedBytes ?? 0) / tally.published, 0) : 0} |`));
+  }
+  if (values.quantiles) {
+    const qs = [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99];
+    lines.push('', 'Latency quantiles over all turns, ms:', '', `| server | ${qs.map((q) => `p${Math.round(q * 100)}`).join(' | ')} |`, `| --- |${' ---: |'.repeat(qs.length)}`);
+    tallies.forEach((tally, index) => lines.push(`| ${variants[index]?.label} | ${quantiles(tally.samples, qs).join(' | ')} |`));
   }
   if (values.windows) {
     lines.push('', 'Latency of each turn, ms (p50 / p99 / max):', '', `| turn | ${variants.map((variant) => variant.label).join(' | ')} |`, `| ---: |${' ---: |'.repeat(variants.length)}`);

@@ -11,7 +11,7 @@ import { percentiles } from './samples.js';
 
 /**
  * A request from the harness (see ServerProcess): `id` comes back in the reply's `benchReply`.
- * @typedef {{ bench: 'memory' | 'collections' | 'passes' | 'heapSnapshot' | 'profileStart' | 'profileStop'; id: number; path?: string }} Request
+ * @typedef {{ bench: 'memory' | 'collections' | 'passes' | 'heapSnapshot' | 'profileStart' | 'profileStop'; id: number; path?: string; kind?: ProfileKind }} Request
  */
 
 /**
@@ -110,7 +110,14 @@ async function memory() {
   return { heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers, rss: usage.rss, gc: collect !== undefined };
 }
 
-/** The inspector session of a CPU profile being taken. @type {import('node:inspector').Session | undefined} */
+/**
+ * What a profile records: `cpu`, where the time goes (a .cpuprofile), or `heap`, where memory is allocated (a
+ * .heapprofile from V8's sampling heap profiler, counting objects that collections have freed since, so it shows
+ * what each call site allocates, not what it keeps).
+ * @typedef {'cpu' | 'heap'} ProfileKind
+ */
+
+/** The inspector session of a profile being taken, and its kind. @type {{ session: import('node:inspector').Session; kind: ProfileKind } | undefined} */
 let profiling;
 
 /**
@@ -125,36 +132,55 @@ function post(session, method, params = {}) {
 }
 
 /**
- * Start a CPU profile of just the stretch the harness wants (bench/pair.js --profile): unlike --cpu-prof, which
- * covers the whole life of the process, saturated phases and start-up included.
+ * Start a profile of just the stretch the harness wants (bench/pair.js --profile, --heap-profile): unlike --cpu-prof,
+ * which covers the whole life of the process, saturated phases and start-up included.
+ * @param {ProfileKind} kind
  * @returns {Promise<Record<string, unknown>>}
  */
-async function profileStart() {
+async function profileStart(kind) {
   if (profiling !== undefined) throw new Error('a profile is already being taken');
   const { Session } = await import('node:inspector');
   const session = new Session();
   session.connect();
-  await post(session, 'Profiler.enable');
-  await post(session, 'Profiler.setSamplingInterval', { interval: 200 });
-  await post(session, 'Profiler.start');
-  profiling = session;
+  if (kind === 'heap') {
+    // A sample about every 4 KiB allocated; objects that collections freed since stay in the profile.
+    await post(session, 'HeapProfiler.enable');
+    await post(session, 'HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  } else {
+    await post(session, 'Profiler.enable');
+    await post(session, 'Profiler.setSamplingInterval', { interval: 200 });
+    await post(session, 'Profiler.start');
+  }
+  profiling = { session, kind };
   return {};
 }
 
 /**
- * Stop the profile and write it to `path` (a .cpuprofile that Chrome DevTools opens).
+ * Stop the profile and write it to `path` (a .cpuprofile or .heapprofile that Chrome DevTools opens).
  * @param {string} path
  * @returns {Promise<Record<string, unknown>>}
  */
 async function profileStop(path) {
-  const session = profiling;
-  if (session === undefined) throw new Error('no profile is being taken');
+  if (profiling === undefined) throw new Error('no profile is being taken');
+  const { session, kind } = profiling;
   profiling = undefined;
-  const { profile } = await post(session, 'Profiler.stop');
+  const { profile } = await post(session, kind === 'heap' ? 'HeapProfiler.stopSampling' : 'Profiler.stop');
   session.disconnect();
   const { writeFileSync } = await import('node:fs');
   writeFileSync(path, JSON.stringify(profile));
-  return { path };
+  return kind === 'heap' ? { path, allocatedBytes: sampledBytes(profile.head) } : { path };
+}
+
+/**
+ * The bytes a sampling heap profile's samples stand for, in all: V8 scales each sample to the allocation it
+ * represents, so this estimates what was allocated while it ran.
+ * @param {{ selfSize: number; children: any[] }} node  any: the inspector's SamplingHeapProfileNode, recursive
+ * @returns {number}
+ */
+function sampledBytes(node) {
+  let bytes = node.selfSize;
+  for (const child of node.children) bytes += sampledBytes(child);
+  return bytes;
 }
 
 /**
@@ -165,7 +191,7 @@ async function answer(request) {
   if (request.bench === 'memory') return memory();
   if (request.bench === 'collections') return { ...(collections ??= countCollections()) };
   if (request.bench === 'passes') return { ...takePasses() };
-  if (request.bench === 'profileStart') return profileStart();
+  if (request.bench === 'profileStart') return profileStart(request.kind ?? 'cpu');
   if (request.bench === 'profileStop') return profileStop(String(request.path));
   // For digging into memory per connection by hand (see docs/performance.md); no scenario uses it.
   const v8 = await import('node:v8');

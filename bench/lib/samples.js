@@ -42,17 +42,31 @@ export class Samples {
  * @returns {Percentiles}
  */
 export function percentiles(parts) {
-  /** @type {Array<[number, number]>} value, weight */
-  const weighted = [];
+  const [p50 = 0, p99 = 0] = quantiles(parts, [0.5, 0.99]);
   let count = 0;
   let max = 0;
   for (const part of parts) {
     count += part.seen;
     max = Math.max(max, part.max);
+  }
+  return { count, p50, p99, max: round(max) };
+}
+
+/**
+ * Merge per-process samples (each weighted by how many it saw) and read the quantiles `qs` (0–1), in ms; zeros
+ * when there are no samples.
+ * @param {Array<{ values: number[]; seen: number; max: number }>} parts
+ * @param {number[]} qs
+ * @returns {number[]}
+ */
+export function quantiles(parts, qs) {
+  /** @type {Array<[number, number]>} value, weight */
+  const weighted = [];
+  for (const part of parts) {
     const weight = part.values.length === 0 ? 0 : part.seen / part.values.length;
     for (const value of part.values) weighted.push([value, weight]);
   }
-  if (weighted.length === 0) return { count: 0, p50: 0, p99: 0, max: 0 };
+  if (weighted.length === 0) return qs.map(() => 0);
   weighted.sort((a, b) => a[0] - b[0]);
   const total = weighted.reduce((sum, [, weight]) => sum + weight, 0);
   /** @param {number} q */
@@ -64,6 +78,10 @@ export function percentiles(parts) {
     }
     return weighted[weighted.length - 1]?.[0] ?? 0;
   };
-  const round = (/** @type {number} */ value) => Math.round(value * 1000) / 1000;
-  return { count, p50: round(at(0.5)), p99: round(at(0.99)), max: round(max) };
+  return qs.map((q) => round(at(q)));
+}
+
+/** @param {number} value */
+function round(value) {
+  return Math.round(value * 1000) / 1000;
 }

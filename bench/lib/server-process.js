@@ -247,20 +247,23 @@ export class ServerProcess {
   }
 
   /**
-   * Start a CPU profile in the server (bench/pair.js --profile).
+   * Start a profile in the server: CPU (bench/pair.js --profile) or allocation (--heap-profile).
+   * @param {import('./gc-hook.js').ProfileKind} [kind]
    * @returns {Promise<void>}
    */
-  async profileStart() {
-    await this.#ask('profileStart');
+  async profileStart(kind = 'cpu') {
+    await this.#ask('profileStart', undefined, undefined, kind);
   }
 
   /**
-   * Stop the server's CPU profile and write it to `path`.
+   * Stop the server's profile and write it to `path`. For an allocation profile, also the bytes it estimates were
+   * allocated while it ran.
    * @param {string} path
-   * @returns {Promise<void>}
+   * @returns {Promise<{ allocatedBytes?: number }>}
    */
   async profileStop(path) {
-    await this.#ask('profileStop', path, 60_000);
+    const reply = await this.#ask('profileStop', path, 60_000);
+    return typeof reply['allocatedBytes'] === 'number' ? { allocatedBytes: reply['allocatedBytes'] } : {};
   }
 
   /**
@@ -268,9 +271,10 @@ export class ServerProcess {
    * @param {import('./gc-hook.js').Request['bench']} bench
    * @param {string} [path]
    * @param {number} [timeoutMs]
+   * @param {import('./gc-hook.js').ProfileKind} [kind]  of a profileStart request
    * @returns {Promise<Record<string, unknown>>}
    */
-  #ask(bench, path, timeoutMs = 10_000) {
+  #ask(bench, path, timeoutMs = 10_000, kind = undefined) {
     const id = ++this.#lastRequest;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -281,7 +285,7 @@ export class ServerProcess {
         clearTimeout(timer);
         resolve(reply);
       });
-      this.#child.send(path === undefined ? { bench, id } : { bench, id, path });
+      this.#child.send({ bench, id, ...(path === undefined ? {} : { path }), ...(kind === undefined ? {} : { kind }) });
     });
   }
 
