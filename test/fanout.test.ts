@@ -1,6 +1,7 @@
 // Integration: fan-out to many subscribers, slow consumers, heartbeat and graceful shutdown.
 
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { Unpackr, pack } from 'msgpackr';
 import { FANOUT_PASS_CHANNEL, type FanOutPass } from 'switchyard';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -222,6 +223,51 @@ describe('Fan-out held to the end of the tick', () => {
     for (const offsets of received) expect(offsets).toEqual(expected);
     // Each write counted once, whether the fan-out was held whole or queued per connection.
     expect(await messagesOut() - countedBefore).toBe(received.length * published);
+    for (const ws of sockets) ws.terminate();
+  });
+
+  it('writes a held pass to JSON, MessagePack and compressing subscribers of one channel, each in its own encoding', async () => {
+    server = await startServer({ compression: true, compressionThreshold: 0 });
+    const unpackr = new Unpackr({ mapsAsObjects: true });
+    type Kind = 'json' | 'msgpack' | 'deflate';
+    // Interleaved, so that the pass's runs by encoding and framing do not follow the order of subscription.
+    const kinds: Kind[] = ['json', 'msgpack', 'deflate', 'json', 'msgpack', 'deflate', 'msgpack', 'json'];
+    const received: unknown[][] = kinds.map(() => []);
+    const wrongFrames: string[] = [];
+    const sockets = await Promise.all(kinds.map((kind, index) => new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(server!.wsUrl, kind === 'msgpack' ? ['switchyard.v1.msgpack'] : [], { perMessageDeflate: kind === 'deflate' });
+      const encode = (message: object): string | Uint8Array => (kind === 'msgpack' ? pack(message) : JSON.stringify(message));
+      ws.on('message', (data, isBinary) => {
+        const frame = (isBinary ? unpackr.unpack(data as Buffer) : JSON.parse(data.toString())) as { type: string; data?: unknown };
+        if (frame.type === 'connection') ws.send(encode({ type: 'subscribe', id: 1, channel: 'mixed:codecs' }));
+        else if (frame.type === 'subscribed') resolve(ws);
+        else if (frame.type === 'message') {
+          received[index]!.push(frame.data);
+          if (isBinary !== (kind === 'msgpack')) wrongFrames.push(`${kind} got a ${isBinary ? 'binary' : 'text'} frame`);
+        }
+      });
+      ws.on('error', reject);
+    })));
+    expect(sockets.filter((ws) => ws.extensions.includes('permessage-deflate'))).toHaveLength(2);
+    const payloads = [{ n: 1, text: 'é'.repeat(40) }, { n: 2, list: [1, 2, 3] }, { n: 3, nested: { deep: true } }];
+    for (const payload of payloads) {
+      await server.server.publish('mixed:codecs', payload);
+      // Each alone in its tick, so each is a held pass.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await waitFor(() => received.every((messages) => messages.length === payloads.length), 5000, 'every subscriber to get every publication');
+    for (const messages of received) expect(messages).toEqual(payloads);
+    expect(wrongFrames).toEqual([]);
+    // Compressed frames reached the two compressing subscribers only (the others would have failed on RSV1).
+    expect(sockets.map((ws) => ws.readyState)).toEqual(kinds.map(() => WebSocket.OPEN));
+    // A subscriber that leaves changes the channel's subscribers: the next pass goes to the seven left.
+    sockets[1]!.terminate();
+    const connections = async (): Promise<number> => ((await (await fetch(`${server!.url}/status`)).json()) as { connections: number }).connections;
+    for (let tries = 0; tries < 100 && (await connections()) !== kinds.length - 1; tries++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await connections()).toBe(kinds.length - 1);
+    await server.server.publish('mixed:codecs', { n: 4 });
+    await waitFor(() => received.every((messages, index) => index === 1 || messages.length === payloads.length + 1), 5000, 'the fourth publication');
+    expect(received[1]).toEqual(payloads);
     for (const ws of sockets) ws.terminate();
   });
 

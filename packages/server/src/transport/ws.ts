@@ -133,6 +133,23 @@ export interface TransportContext {
   readonly events: TransportEvents;
 }
 
+/**
+ * The connections of one of the hub's arrays of peers that share a codec and a framing, and so a frame, with their
+ * WebSockets and sockets side by side: a held pass reads a WebSocket's state and writes its socket, and reads nothing
+ * else of a connection unless it turns out a slow consumer. The plain `ws` server touches the same two objects per
+ * delivery.
+ */
+interface PassRun {
+  readonly codec: Codec;
+  readonly framing: Framing<Buffer>;
+  readonly connections: WsConnection[];
+  readonly webSockets: WebSocket[];
+  readonly sockets: Socket[];
+}
+
+/** The connections behind one of the hub's arrays of peers, in runs by codec and framing (usually one run). */
+type FanOutPlan = readonly PassRun[];
+
 /** One WebSocket connection, as the session sees it. */
 class WsConnection implements Connection {
   readonly remoteAddress: string;
@@ -172,30 +189,6 @@ class WsConnection implements Connection {
     return this.#socket;
   }
 
-  /**
-   * Write `frame`, a held fan-out's frame for this connection's codec and framing, at once, as this socket's one
-   * write this tick: the end-of-tick pass over a held fan-out. Returns false, writing nothing, once the connection is
-   * closing or its WebSocket is no longer open; the caller counts what was written.
-   */
-  writeHeld(frame: Buffer): boolean {
-    // ws marks a WebSocket closing as soon as it sends or gets a close frame, or its socket ends or fails: an open one
-    // takes data frames. It is read here instead of the socket's `writable`, a getter that cost this loop as much as
-    // the rest of its checks.
-    if (this.closing || this.#ws.readyState !== WebSocket.OPEN) return false;
-    const socket = this.#socket;
-    if (this.#queued === undefined && this.#unframed === undefined) socket.write(frame);
-    else {
-      // Frames queued after the fan-out was held (a reply to a publisher that is also a subscriber) follow it
-      // in the same write.
-      socket.cork();
-      socket.write(frame);
-      this.flush();
-      socket.uncork();
-    }
-    if (socket.writableLength > this.transport.highWaterMark) this.#slowConsumer();
-    return true;
-  }
-
   send(outbound: Outbound, late = false): boolean {
     if (this.closing) return false;
     if (late && this.#queued === undefined && this.#unframed === undefined) {
@@ -229,7 +222,7 @@ class WsConnection implements Connection {
     else if (first) queued.unshift(frame);
     else queued.push(frame);
     this.#queuedBytes += frame.length;
-    if (this.#socket.writableLength + this.#queuedBytes > this.transport.highWaterMark) this.#slowConsumer();
+    if (this.#socket.writableLength + this.#queuedBytes > this.transport.highWaterMark) this.closeAsSlowConsumer();
   }
 
   /** Frame the message sent `late`, if one waits, and hold its frame in its place (first: nothing was held before it). */
@@ -242,7 +235,7 @@ class WsConnection implements Connection {
     // This connection is on the transport's list already, from `send`.
     this.#queued = frame;
     this.#queuedBytes = frame.length;
-    if (this.#socket.writableLength + frame.length > this.transport.highWaterMark) this.#slowConsumer();
+    if (this.#socket.writableLength + frame.length > this.transport.highWaterMark) this.closeAsSlowConsumer();
   }
 
   /** Write the frames held this tick: one frame as one write; several corked into one writev. */
@@ -279,7 +272,8 @@ class WsConnection implements Connection {
     this.#ws.terminate();
   }
 
-  #slowConsumer(): void {
+  /** Close this connection as a slow consumer: its socket holds more than the high-water mark. */
+  closeAsSlowConsumer(): void {
     this.transport.slowConsumer();
     this.close(CloseCodes.SLOW_CONSUMER, 'slow consumer: send buffer over the high-water mark');
     // The client is not reading, so the close handshake may never finish: stop holding its buffer.
@@ -292,11 +286,12 @@ class WsConnection implements Connection {
  *
  * Writes leave at the end of the tick, one per socket. A fan-out that arrives while nothing else is queued
  * (the usual case below saturation: one publication per tick) is held as it came, one message and the
- * hub's array of peers, and written in one pass at the end of the tick, each socket touched once. Single
- * messages queued after it (such as the publisher's ack) wait behind it: the pass writes the held frame
- * first, and a socket with both gets them in one write. A second fan-out in the same tick turns the held one
- * into per-connection queues, ahead of anything queued since, so frames keep their order and each socket
- * still gets a single write.
+ * hub's array of peers, and written in one pass at the end of the tick: the pass reads each subscriber's
+ * WebSocket and writes its socket, nothing else (see PassRun). Single messages queued after it (such as the
+ * publisher's ack) wait behind it: the pass writes the held frame first, then those are written, so a publisher
+ * that subscribes to its channel gets the message and its ack in two writes. A second fan-out in the same tick
+ * turns the held one into per-connection queues, ahead of anything queued since, so frames keep their order and
+ * each socket gets a single write: under load, many publications leave in one writev per socket.
  */
 export class WebSocketTransport implements Outbox {
   readonly highWaterMark: number;
@@ -318,13 +313,13 @@ export class WebSocketTransport implements Outbox {
   /** Messages written since the last flush, for the per-type counts. */
   readonly #counted: Outbound[] = [];
   /** A fan-out held for the end of this tick (see the class comment). */
-  #held: { outbound: Outbound; connections: readonly WsConnection[] } | undefined;
+  #held: { outbound: Outbound; plan: FanOutPlan } | undefined;
   /**
    * The connections behind the hub's arrays of peers, each array mapped once: the hub keeps an array while its
    * channel's subscribers stay the same and never changes it, so a fan-out goes from the array straight to the
    * sockets, without a call through each session.
    */
-  readonly #connectionsOf = new WeakMap<readonly Peer[], readonly WsConnection[]>();
+  readonly #plans = new WeakMap<readonly Peer[], FanOutPlan>();
   #scheduled = false;
   #flushing = false;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -424,33 +419,41 @@ export class WebSocketTransport implements Outbox {
 
   /** Outbox: `outbound` to every peer in `peers`, held whole for the end of the tick when nothing else is queued. */
   deliverAll(outbound: Outbound, peers: readonly Peer[]): void {
-    const connections = this.#connectionsBehind(peers);
-    if (connections === undefined) {
+    const plan = this.#planFor(peers);
+    if (plan === undefined) {
       // Peers that are not sessions of this transport: each is handed the message.
       this.releaseHeld();
       eachPeer.deliverAll(outbound, peers);
       return;
     }
     if (this.#held === undefined && this.#touched.length === 0 && !this.#flushing) {
-      this.#held = { outbound, connections };
+      this.#held = { outbound, plan };
       this.#schedule();
       return;
     }
     this.releaseHeld();
-    for (const connection of connections) connection.send(outbound);
+    for (const run of plan) for (const connection of run.connections) connection.send(outbound);
   }
 
-  /** The WebSocket connections behind `peers`, mapped once per array; undefined when one is not ours. */
-  #connectionsBehind(peers: readonly Peer[]): readonly WsConnection[] | undefined {
-    const known = this.#connectionsOf.get(peers);
+  /** The fan-out plan of `peers`, made once per array; undefined when one of them is not ours. */
+  #planFor(peers: readonly Peer[]): FanOutPlan | undefined {
+    const known = this.#plans.get(peers);
     if (known !== undefined) return known;
-    const connections: WsConnection[] = [];
+    const plan: PassRun[] = [];
     for (const peer of peers) {
       if (!(peer instanceof Session) || !(peer.connection instanceof WsConnection)) return undefined;
-      connections.push(peer.connection);
+      const connection = peer.connection;
+      let run = plan.find((candidate) => candidate.codec === connection.codec && candidate.framing === connection.framing);
+      if (run === undefined) {
+        run = { codec: connection.codec, framing: connection.framing, connections: [], webSockets: [], sockets: [] };
+        plan.push(run);
+      }
+      run.connections.push(connection);
+      run.webSockets.push(connection.ws);
+      run.sockets.push(connection.socket);
     }
-    this.#connectionsOf.set(peers, connections);
-    return connections;
+    this.#plans.set(peers, plan);
+    return plan;
   }
 
   /**
@@ -461,7 +464,7 @@ export class WebSocketTransport implements Outbox {
     const held = this.#held;
     if (held === undefined) return;
     this.#held = undefined;
-    for (const connection of held.connections) connection.sendHeld(held.outbound);
+    for (const run of held.plan) for (const connection of run.connections) connection.sendHeld(held.outbound);
   }
 
   /** `connection` has frames held for the end of this tick. */
@@ -494,41 +497,20 @@ export class WebSocketTransport implements Outbox {
   #flushAll(): void {
     this.#scheduled = false;
     this.#flushing = true;
+    // The two arrays trade places first: a connection touched while these flush goes to the other one, which the
+    // next flush writes, and the fields never share an array, even if a flush throws.
+    const touched = this.#touched;
+    this.#touched = this.#spareTouched;
+    this.#spareTouched = touched;
     try {
       const held = this.#held;
       if (held !== undefined) {
         // Taken first, so that a connection closing during the pass (a slow consumer) finds nothing to release.
         this.#held = undefined;
-        const outbound = held.outbound;
-        const startedAt = fanOutPasses.hasSubscribers ? performance.now() : 0;
-        let deliveries = 0;
-        let bytes = 0;
-        // The frame is looked up once for each run of connections with the same codec and framing (usually all).
-        let codec: Codec | undefined;
-        let framing: Framing<Buffer> | undefined;
-        let frame = NO_FRAME;
-        for (const connection of held.connections) {
-          if (connection.codec !== codec || connection.framing !== framing) {
-            codec = connection.codec;
-            framing = connection.framing;
-            frame = outbound.framed(codec, framing);
-          }
-          if (connection.writeHeld(frame)) {
-            deliveries++;
-            bytes += frame.length;
-          }
-        }
-        this.countOut(outbound, deliveries, bytes);
-        if (fanOutPasses.hasSubscribers) {
-          const pass: FanOutPass = { message: outbound.message, subscribers: held.connections.length, deliveries, startedAt, endedAt: performance.now() };
-          fanOutPasses.publish(pass);
-        }
+        this.#writePass(held.outbound, held.plan);
       }
-      // The two arrays trade places first: a connection touched while these flush goes to the other one, which the
-      // next flush writes, and the fields never share an array, even if a flush throws.
-      const touched = this.#touched;
-      this.#touched = this.#spareTouched;
-      this.#spareTouched = touched;
+      // What was queued since the fan-out was held (a publisher's ack) follows its frame: in a write of its own on a
+      // socket that had both, since finding those would mean reading every connection of the pass.
       for (const connection of touched) connection.flush();
       touched.length = 0;
     } finally {
@@ -541,6 +523,38 @@ export class WebSocketTransport implements Outbox {
       outbound.deliveries = 0;
     }
     counted.length = 0;
+  }
+
+  /** Write a held fan-out to every connection of `plan` that is open, each socket once: the end-of-tick pass. */
+  #writePass(outbound: Outbound, plan: FanOutPlan): void {
+    const startedAt = fanOutPasses.hasSubscribers ? performance.now() : 0;
+    const highWaterMark = this.highWaterMark;
+    let subscribers = 0;
+    let deliveries = 0;
+    let bytes = 0;
+    for (const run of plan) {
+      const frame = outbound.framed(run.codec, run.framing);
+      const { webSockets, sockets } = run;
+      let written = 0;
+      for (let index = 0; index < sockets.length; index++) {
+        // ws marks a WebSocket closing as soon as it sends or gets a close frame, or its socket ends or fails, and
+        // so does every way this server closes one: an open one takes data frames. Read instead of the socket's
+        // `writable`, a getter that cost this loop as much as the rest of its checks.
+        if ((webSockets[index] as WebSocket).readyState !== WebSocket.OPEN) continue;
+        const socket = sockets[index] as Socket;
+        socket.write(frame);
+        written++;
+        if (socket.writableLength > highWaterMark) run.connections[index]?.closeAsSlowConsumer();
+      }
+      subscribers += sockets.length;
+      deliveries += written;
+      bytes += written * frame.length;
+    }
+    this.countOut(outbound, deliveries, bytes);
+    if (fanOutPasses.hasSubscribers) {
+      const pass: FanOutPass = { message: outbound.message, subscribers, deliveries, startedAt, endedAt: performance.now() };
+      fanOutPasses.publish(pass);
+    }
   }
 
   /** Visit the next heartbeat slot: each connection once per heartbeat period. */
