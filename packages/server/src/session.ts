@@ -261,6 +261,8 @@ export class Session implements Peer {
           this.#ctx.events.unsubscribed(this, message.channel);
         });
       case 'publish':
+        // A publisher seldom has a subscribe in flight on the channel; then no closure is made for the wait.
+        if (this.#subscribingByChannel === undefined) return this.#publish(message);
         return this.#afterSubscribe(message.channel, () => this.#publish(message));
       case 'broadcast':
         return this.#broadcast(message.data, message.id);
@@ -317,7 +319,7 @@ export class Session implements Peer {
     const namespace = this.#ctx.hub.namespaces.forChannel(channel);
     if (!namespace.publish) throw new SwitchyardError('forbidden', `clients may not publish to ${channel}`);
     this.#requireAccess(namespace, channel, 'publish');
-    const authorizing = this.#authorize({ action: 'publish', channel });
+    const authorizing = this.#ctx.hooks.authorize === undefined ? undefined : this.#authorize({ action: 'publish', channel });
     if (authorizing !== undefined) return authorizing.then(() => this.#publishAuthorized(message));
     return this.#publishAuthorized(message);
   }

@@ -114,6 +114,16 @@ class Stream {
   }
 }
 
+/**
+ * A publication of `request`, made in one object literal per combination of the optional fields, so that each has
+ * them in its own slots: a field added afterwards would take a separate property store per publication.
+ */
+function newPublication(request: PublishRequest, offset: number, epoch: string, timestamp: number): Publication {
+  const { data, event, from } = request;
+  if (event === undefined) return from === undefined ? { data, offset, epoch, timestamp } : { data, offset, epoch, timestamp, from };
+  return from === undefined ? { data, offset, epoch, timestamp, event } : { data, offset, epoch, timestamp, event, from };
+}
+
 /** Keeps streams, presence and routing in memory. Delivery is synchronous and in offset order. */
 export class MemoryEngine implements Engine {
   readonly kind = 'memory';
@@ -170,17 +180,23 @@ export class MemoryEngine implements Engine {
       if (seen !== undefined) return { offset: seen.offset, epoch: stream.epoch, duplicate: true };
     }
     const ephemeral = request.ephemeral === true;
-    const publication: Publication = { data: request.data, offset: ephemeral ? stream.offset : stream.offset + 1, epoch: stream.epoch, timestamp: now };
-    if (request.event !== undefined) publication.event = request.event;
-    if (request.from !== undefined) publication.from = request.from;
+    const publication = newPublication(request, ephemeral ? stream.offset : stream.offset + 1, stream.epoch, now);
+    /** Whether this is the first publication of the tick to wait for history, which then schedules the keeping. */
+    let firstUnkept = false;
     if (!ephemeral) {
       stream.offset = publication.offset;
-      // History takes it after the fan-out has been written: the transport writes at the end of the tick, and
-      // microtasks run after that. Every read of history keeps what waits first, so no read misses it.
-      if (stream.keepLater(publication, policy) && this.#unkept.push(stream) === 1) queueMicrotask(this.#keepAll);
+      firstUnkept = stream.keepLater(publication, policy) && this.#unkept.push(stream) === 1;
       if (request.key !== undefined && policy.idempotencyWindowMs > 0) stream.keys.set(request.key, { offset: publication.offset, at: now });
     }
-    if (this.#subscribed.has(request.channel)) this.#handler?.onPublication(request.channel, publication, ephemeral);
+    try {
+      if (this.#subscribed.has(request.channel)) this.#handler?.onPublication(request.channel, publication, ephemeral);
+    } finally {
+      // History takes it after the fan-out has been written. The handler's delivery has scheduled the transport's
+      // end-of-tick write by now (a process.nextTick), and ticks run in order, so this one runs after it. (A
+      // microtask would too, but Node's queueMicrotask allocates an async resource and a bound function for each.)
+      // Every read of history keeps what waits first, so no read misses it.
+      if (firstUnkept) process.nextTick(this.#keepAll);
+    }
     return { offset: publication.offset, epoch: stream.epoch, duplicate: false };
   }
 

@@ -387,7 +387,12 @@ export class Hub implements EngineHandler {
       this.#fillGap(channel, { offset: 0, epoch: publication.epoch }, publication);
       return;
     }
-    channel.last = { offset: publication.offset, epoch: publication.epoch };
+    if (last === null) channel.last = { offset: publication.offset, epoch: publication.epoch };
+    else {
+      // Updated in place: the channel lives long, and a new object per publication would be one more to collect.
+      last.offset = publication.offset;
+      last.epoch = publication.epoch;
+    }
     this.#fanOut(channel, publication, false);
   }
 
@@ -396,7 +401,8 @@ export class Hub implements EngineHandler {
     const filling: Array<{ publication: Publication; ephemeral: boolean }> = [{ publication: next, ephemeral: false }];
     channel.filling = filling;
     const policy = this.namespaces.policy(channel.name);
-    this.engine.recover(channel.name, last, policy).then((result) => {
+    // A copy: `channel.last` changes in place as publications are delivered while the engine reads.
+    this.engine.recover(channel.name, { offset: last.offset, epoch: last.epoch }, policy).then((result) => {
       if (result.recovered) for (const publication of result.publications) this.#deliverInOrder(channel, publication);
       else channel.last = null; // cannot be filled: subscribers see the jump and recover themselves
     }, (error: unknown) => {
@@ -523,16 +529,13 @@ function livePeers(channel: LocalChannel): Peer[] {
 
 /** The `message` frame for a publication. */
 export function publicationMessage(channel: string, publication: Publication, ephemeral: boolean): PublicationMessage {
-  const message: PublicationMessage = {
-    type: 'message',
-    timestamp: publication.timestamp,
-    channel,
-    data: publication.data,
-    offset: publication.offset,
-    epoch: publication.epoch,
-  };
-  if (publication.event !== undefined) message.event = publication.event;
-  if (publication.from !== undefined) message.from = publication.from;
+  const { timestamp, data, offset, epoch, event, from } = publication;
+  // The usual message (a client's publication: `from`, no `event`, kept) in one literal, so that `from` has a slot
+  // of its own: added afterwards, it would take a separate property store per message.
+  if (event === undefined && from !== undefined && !ephemeral) return { type: 'message', timestamp, channel, data, offset, epoch, from };
+  const message: PublicationMessage = { type: 'message', timestamp, channel, data, offset, epoch };
+  if (event !== undefined) message.event = event;
+  if (from !== undefined) message.from = from;
   if (ephemeral) message.ephemeral = true;
   return message;
 }
