@@ -8,8 +8,9 @@
 // --heap-profile <dir>, a sampling profile of what it allocates in them, to <dir>/<label>.heapprofile.
 // With --passes it also times each server's fan-out passes from the publisher's send: when the server began
 // writing a publication to its subscribers, and when it had written it to all of them. With --quantiles it prints
-// the latency's quantiles from p5 to p99 over all turns: where in the distribution two servers part.
-// Usage: node bench/pair.js [--scenario channels-10k] [--turns 12] [--windows] [--passes] [--quantiles]
+// the latency's quantiles from p5 to p99 over all turns: where in the distribution two servers part. As in the full
+// run, every server's history is filled first (100 publications per channel); --empty-history skips that.
+// Usage: node bench/pair.js [--scenario channels-10k] [--turns 12] [--windows] [--passes] [--quantiles] [--empty-history]
 //   [--profile <dir> | --heap-profile <dir>] <server>...
 //   <server>: switchyard | ws | socket.io | "<label>=<switchyard or a build's packages/server/dist/cli.js> [flag...]",
 //   where a flag written node:<flag> goes to Node (e.g. "small=switchyard node:--max-semi-space-size=1")
@@ -46,7 +47,7 @@ const { values, positionals } = parseArgs({
   options: {
     scenario: { type: 'string', default: 'channels-10k' }, turns: { type: 'string', default: '12' }, windows: { type: 'boolean', default: false },
     profile: { type: 'string' }, 'heap-profile': { type: 'string' }, passes: { type: 'boolean', default: false },
-    quantiles: { type: 'boolean', default: false },
+    quantiles: { type: 'boolean', default: false }, 'empty-history': { type: 'boolean', default: false },
   },
 });
 const scenario = values.scenario ?? 'channels-10k';
@@ -75,9 +76,11 @@ try {
     benches.push(await FanOutBench.open(variant, ctx, { ...spec, encoding: 'json' }));
     ctx.log(`${variant.label}: ${spec.subscribers} subscribers on ${spec.channels} channel${spec.channels === 1 ? '' : 's'}`);
   }
-  // Unmeasured first, as in the full run: one saturated phase each, then one turn. V8 sizes a server's young
+  // Unmeasured first, as in the full run: history filled (unless --empty-history, to measure a server whose history
+  // is still growing), then one saturated phase each, then one turn. V8 sizes a server's young
   // generation by what it has allocated so far: without the saturated phase, plain `ws` went through the
   // measured turns with four times the scavenges (2.0 against 0.5 per 1,000 publications) in one trial.
+  if (!values['empty-history']) for (const bench of benches) await bench.fillHistory();
   for (const bench of benches) await bench.saturated(ctx);
   for (const bench of benches) await take(bench);
   await collectEverywhere(benches);

@@ -17,7 +17,7 @@ import { updatePerformancePage } from './lib/docs-page.js';
 import { headlines, renderMarkdown } from './lib/report.js';
 import { medianOfRounds } from './lib/rounds.js';
 import { echoScenario } from './scenarios/echo.js';
-import { FanOutBench, SPECS, compareFanOut, pacedTurn, pooled, takesSingles } from './scenarios/fan-out.js';
+import { FanOutBench, HISTORY_FILL_PER_CHANNEL, SPECS, compareFanOut, pacedTurn, pooled, takesSingles } from './scenarios/fan-out.js';
 import { idleScenario } from './scenarios/idle.js';
 import { slowConsumerScenario } from './scenarios/slow-consumer.js';
 
@@ -146,8 +146,8 @@ const PACED_WINDOWS = 6;
 const SINGLE_TURNS = 30;
 
 /**
- * Fan-out rounds: every server up at once with its clients (started one after another), then per
- * round one saturated phase each and the paced load in turns (`compareFanOut`).
+ * Fan-out rounds: every server up at once with its clients (started one after another), its history filled
+ * (`FanOutBench.fillHistory`), then per round one saturated phase each and the paced load in turns (`compareFanOut`).
  * @param {Array<{ variant: ServerVariant; spec: import('./scenarios/fan-out.js').FanOutSpec & { encoding: 'json' | 'msgpack' } }>} jobs
  * @param {{ turns: number; take: import('./scenarios/fan-out.js').PacedTurns['take'] }} paced  turns per round, and what a server takes in each
  */
@@ -156,6 +156,10 @@ async function fanOutRounds(jobs, paced) {
   const benches = [];
   try {
     for (const job of jobs) benches.push(await FanOutBench.open(job.variant, ctx, job.spec));
+    for (const bench of benches) {
+      const made = await bench.fillHistory();
+      log(`  ${bench.label}: history filled (${made} publications, ${HISTORY_FILL_PER_CHANNEL} per channel)`);
+    }
     /** @type {import('./scenarios/fan-out.js').FanOutResult[][]} by round, then by job */
     const byRound = [];
     /** @type {import('./scenarios/fan-out.js').PacedWindow[][]} every paced window of every round, by job */

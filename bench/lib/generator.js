@@ -137,6 +137,7 @@ async function echo(command) {
  * @property {number} payloadBytes
  * @property {number} [ratePerSecond]     pace publishes (0 or absent: as fast as the window allows)
  * @property {number} [limit]             publish at most this many
+ * @property {boolean} [endAtLimit]       end as soon as `limit` publications are acknowledged, not at `durationMs`
  */
 
 /** @param {PublishCommand} command */
@@ -161,7 +162,7 @@ async function publish(command) {
   };
   const pump = () => {
     if (finished) return;
-    if (performance.now() >= end) {
+    if (performance.now() >= end || (command.endAtLimit === true && command.limit !== undefined && acked >= command.limit)) {
       finished = true;
       done();
       return;
