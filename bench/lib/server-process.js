@@ -63,6 +63,15 @@ export function parseVariant(text) {
   return variant;
 }
 
+/**
+ * Every server's young generation, fixed at V8's default maximum (two semi-spaces of 16 MB). Left to itself, V8 sizes
+ * it by each process's recent past: it shrinks the young generation of a process that sat idle (as each server does
+ * while the others take their turns) and grows it back only when much survives, which paced load never makes. In
+ * paired runs that left one server or another, by chance, collecting young garbage 2 to 18 times as often as the rest
+ * for the whole run (docs/performance.md, item 22). A variant's own node: flags come later and win.
+ */
+const YOUNG_GENERATION = ['--min-semi-space-size=16', '--max-semi-space-size=16'];
+
 /** The prefix of a variant's flag that is Node's, not the server's. */
 const NODE_FLAG = 'node:';
 
@@ -158,7 +167,7 @@ export class ServerProcess {
     const traceDir = process.env['BENCH_TRACE_GC_DIR'];
     if (traceDir !== undefined && traceDir !== '') mkdirSync(traceDir, { recursive: true });
     const trace = traceDir === undefined || traceDir === '' ? undefined : openSync(join(traceDir, `${fileNameOf(variant.label)}-${Date.now()}.log`), 'w');
-    const execArgv = ['--expose-gc', '--import', gcHook, ...profile, ...(trace === undefined ? [] : ['--trace-gc']), ...nodeFlagsOf(variant)];
+    const execArgv = ['--expose-gc', '--import', gcHook, ...YOUNG_GENERATION, ...profile, ...(trace === undefined ? [] : ['--trace-gc']), ...nodeFlagsOf(variant)];
     /** @type {import('node:child_process').StdioOptions} */
     const stdio = ['ignore', trace ?? 'inherit', 'inherit', 'ipc'];
     const [command, ...launcherArgs] = how.launcher ?? [];
