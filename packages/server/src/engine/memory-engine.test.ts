@@ -17,7 +17,7 @@ describe('MemoryEngine history, taken after the fan-out', () => {
     const engine = new MemoryEngine();
     await engine.start(quiet);
     for (let n = 1; n <= 3; n++) engine.publishNow({ channel: 'c', data: n }, policy);
-    // Both reads start in this tick: their bodies run before any microtask could have kept the publications.
+    // Both reads start in this tick: their bodies run before the engine's scheduled keep (a process.nextTick) could.
     const history = engine.history('c', { limit: 10 }, policy);
     const recovery = engine.recover('c', { offset: 1, epoch: (await engine.position('c')).epoch }, policy);
     expect((await history).publications.map((publication) => publication.data)).toEqual([1, 2, 3]);
