@@ -24,8 +24,6 @@ import { serverFrame } from './frame.js';
 
 /** Frames for connections without compression. */
 const plainFraming: Framing<Buffer> = { slot: 0, frame: (encoded, binary) => serverFrame(encoded, binary, false) };
-/** The frame before the first connection of a held fan-out's pass has picked one. */
-const NO_FRAME: Buffer = Buffer.alloc(0);
 
 /** The name of the diagnostics channel on which each held fan-out's pass is published (see FanOutPass). */
 export const FANOUT_PASS_CHANNEL = 'switchyard:fanout-pass';
@@ -315,7 +313,7 @@ export class WebSocketTransport implements Outbox {
   /** A fan-out held for the end of this tick (see the class comment). */
   #held: { outbound: Outbound; plan: FanOutPlan } | undefined;
   /**
-   * The connections behind the hub's arrays of peers, each array mapped once: the hub keeps an array while its
+   * The fan-out plan of each of the hub's arrays of peers, made once per array: the hub keeps an array while its
    * channel's subscribers stay the same and never changes it, so a fan-out goes from the array straight to the
    * sockets, without a call through each session.
    */
