@@ -1,11 +1,18 @@
 // Integration: every client message type and every kind of bad input, over a real socket.
 
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startServer, type TestServer } from './helpers/server.js';
 import { TestClient } from './helpers/ws-client.js';
 
 let server: TestServer;
+
+/** The length of an unmasked server frame, header included, whose payload length fits 16 bits. */
+function frameLength(frame: Buffer): number {
+  const length = (frame[1] ?? 0) & 0x7f;
+  return length === 126 ? frame.readUInt16BE(2) + 4 : length + 2;
+}
 
 beforeAll(async () => {
   server = await startServer({ maxPayload: 64 * 1024, namespaces: { quiet: { publish: false } } });
@@ -28,6 +35,34 @@ describe('Protocol › connection', () => {
     const ws = new WebSocket(`ws://127.0.0.1:${server.port}/nope`);
     const status = await new Promise<number>((resolve) => ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
     expect(status).toBe(404);
+  });
+
+  // The socket is corked while ws answers the upgrade, so that the 101 and the hello leave in one write: both ws's
+  // refusal and its acceptance must still reach the client.
+  it('answers a handshake ws refuses with 400, and a good one with 101 and the hello as the first frame', async () => {
+    // What the server sends back to a raw upgrade request: until it closes, or until the first frame is complete.
+    const handshake = (version: string): Promise<Buffer> => new Promise((resolve, reject) => {
+      const socket = connect(server.port, '127.0.0.1');
+      let received = Buffer.alloc(0);
+      socket.on('data', (chunk) => {
+        received = Buffer.concat([received, chunk]);
+        const frame = received.subarray(received.indexOf('\r\n\r\n') + 4);
+        if (received.includes('\r\n\r\n') && frame.length >= 4 && frame.length >= frameLength(frame)) socket.destroy();
+      });
+      socket.on('close', () => resolve(received));
+      socket.on('error', reject);
+      socket.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: ${version}\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    });
+    const refused = (await handshake('12')).toString();
+    expect(refused.startsWith('HTTP/1.1 400')).toBe(true);
+    const accepted = await handshake('13');
+    const headEnd = accepted.indexOf('\r\n\r\n');
+    expect(accepted.subarray(0, headEnd).toString()).toMatch(/^HTTP\/1\.1 101 /);
+    const frame = accepted.subarray(headEnd + 4);
+    expect(frame[0]).toBe(0x81);
+    expect(frame.length).toBe(frameLength(frame));
+    expect(JSON.parse(frame.subarray(frame[1] === 126 ? 4 : 2).toString())).toMatchObject({ type: 'connection', data: { protocol: 1 } });
+    expect(server.server.stats.messagesOutByType.get('connection')).toBeGreaterThan(0);
   });
 });
 

@@ -108,8 +108,8 @@ export class Session implements Peer {
     return this.#connection.remoteAddress;
   }
 
-  /** Greet the client and join the hub. */
-  open(): void {
+  /** Join the hub and return the greeting (`connection`), which the transport writes ahead of anything else. */
+  open(): Outbound {
     const { options, hub } = this.#ctx;
     const welcome: ConnectionMessage = {
       type: 'connection',
@@ -125,13 +125,13 @@ export class Session implements Peer {
       welcome.data.userId = this.#identity.userId;
       if (this.#identity.expiresAt !== null) welcome.data.expiresAt = this.#identity.expiresAt;
     }
-    this.#send(welcome);
     hub.addPeer(this);
     if (this.#identity !== undefined) this.#armExpiry(this.#identity);
     else if (this.#mustAuthenticate()) {
       this.#authTimer = setTimeout(() => this.#connection.close(CloseCodes.POLICY_VIOLATION, 'authentication timeout'), options.authTimeoutMs);
       this.#authTimer.unref();
     }
+    return new Outbound(welcome);
   }
 
   /** The connection closed: leave every channel and stop timers. */

@@ -201,6 +201,13 @@ class WsConnection implements Connection {
     return true;
   }
 
+  /** Write the hello at once: nothing was sent before it, and the socket is still corked with the 101 response. */
+  greet(outbound: Outbound): void {
+    const frame = outbound.framed(this.codec, this.framing);
+    this.#socket.write(frame);
+    this.transport.countNow(outbound, frame.length);
+  }
+
   /** Queue a held fan-out's frame ahead of anything queued since it was held (see WebSocketTransport). */
   sendHeld(outbound: Outbound): void {
     if (this.closing) return;
@@ -482,6 +489,14 @@ export class WebSocketTransport implements Outbox {
     if (first && this.#counted.push(outbound) === 1 && !this.#flushing) this.#schedule();
   }
 
+  /** Count one write of `outbound`, `bytes` long, at once: outside a flush, where no count waits for the end of the tick. */
+  countNow(outbound: Outbound, bytes: number): void {
+    const stats = this.#ctx.stats;
+    stats.messagesOut++;
+    stats.bytesOut += bytes;
+    stats.countOutType(outbound.message.type, 1);
+  }
+
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
@@ -648,8 +663,11 @@ export class WebSocketTransport implements Outbox {
     // uncompressed instead. (With compression off, ws ignores the header, and so do we.)
     const offers = this.#ctx.options.compression ? req.headers['sec-websocket-extensions'] : undefined;
     if (offers !== undefined && !offers.split(',').some(deflateOfferFits)) delete req.headers['sec-websocket-extensions'];
-    // ws completes (or refuses, answering 400 itself) synchronously when no verifyClient is set.
+    // ws completes (or refuses, answering 400 itself) synchronously when no verifyClient is set. Corked meanwhile,
+    // the 101 response and the `connection` hello leave in one write: a loopback write costs about as much as the
+    // rest of the handshake's JavaScript. (A refusal ends the socket, which uncorks it.)
     let accepted = false;
+    socket.cork();
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       accepted = true;
       // ws handles the socket's errors from here on; a second listener would cost an array per socket.
@@ -657,6 +675,7 @@ export class WebSocketTransport implements Outbox {
       this.#accept(ws, socket, remoteAddress, identity);
     });
     if (!accepted) this.#release(remoteAddress);
+    socket.uncork();
   }
 
   /** Take `socket` out of the pending set; false when it already closed (and gave back its place). */
@@ -690,7 +709,8 @@ export class WebSocketTransport implements Outbox {
     ws.on('error', ignoreError);
     // `on`, not `once`: a WebSocket closes once, and `once` would keep a wrapper and a bound function per socket.
     ws.on('close', onClose);
-    session.open();
+    // The hello goes now, into the socket corked with the 101 response (see #complete), not at the end of the tick.
+    connection.greet(session.open());
     this.#ctx.events.connected(session);
   }
 
