@@ -664,18 +664,21 @@ export class WebSocketTransport implements Outbox {
     const offers = this.#ctx.options.compression ? req.headers['sec-websocket-extensions'] : undefined;
     if (offers !== undefined && !offers.split(',').some(deflateOfferFits)) delete req.headers['sec-websocket-extensions'];
     // ws completes (or refuses, answering 400 itself) synchronously when no verifyClient is set. Corked meanwhile,
-    // the 101 response and the `connection` hello leave in one write: a loopback write costs about as much as the
-    // rest of the handshake's JavaScript. (A refusal ends the socket, which uncorks it.)
+    // the 101 response and the `connection` hello leave in one write, where `ws` alone makes two: a write is one of
+    // the largest costs of a handshake. (A refusal ends the socket, which uncorks it.)
     let accepted = false;
     socket.cork();
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      accepted = true;
-      // ws handles the socket's errors from here on; a second listener would cost an array per socket.
-      socket.off('error', destroyOnError);
-      this.#accept(ws, socket, remoteAddress, identity);
-    });
+    try {
+      this.#wss.handleUpgrade(req, socket, head, (ws) => {
+        accepted = true;
+        // ws handles the socket's errors from here on; a second listener would cost an array per socket.
+        socket.off('error', destroyOnError);
+        this.#accept(ws, socket, remoteAddress, identity);
+      });
+    } finally {
+      socket.uncork();
+    }
     if (!accepted) this.#release(remoteAddress);
-    socket.uncork();
   }
 
   /** Take `socket` out of the pending set; false when it already closed (and gave back its place). */
