@@ -53,9 +53,13 @@ async function openSubscriber(url: string, channel: string, offsets: number[]): 
   return ws;
 }
 
-describe('Fan-out', () => {
+// Frames go straight to each socket's descriptor by default (directWrites), and through socket.write with it off.
+describe.each([
+  { writes: 'written to the descriptor', directWrites: true },
+  { writes: 'written through socket.write', directWrites: false },
+])('Fan-out, $writes', ({ directWrites }) => {
   it('delivers every publication to 1,000 subscribers, none lost, none reordered', async () => {
-    server = await startServer({ maxConnectionsPerIp: 2000 });
+    server = await startServer({ maxConnectionsPerIp: 2000, directWrites });
     const subscribers = 1000;
     const publications = 200;
     const received: number[][] = [];
@@ -80,7 +84,7 @@ describe('Fan-out', () => {
   });
 
   it('closes a subscriber that stops reading with 4000 while the others keep receiving', async () => {
-    server = await startServer({ sendHighWaterMark: 256 * 1024, rateLimitPerSecond: 100_000, rateLimitBurst: 100_000 });
+    server = await startServer({ sendHighWaterMark: 256 * 1024, rateLimitPerSecond: 100_000, rateLimitBurst: 100_000, directWrites });
     const healthy: number[] = [];
     const healthySocket = await openSubscriber(server.wsUrl, 'fan:slow', healthy);
     const slow = await TestClient.open(server.wsUrl);

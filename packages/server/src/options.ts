@@ -117,6 +117,11 @@ export interface SwitchyardOptions {
   compression: boolean;
   /** Smallest message, in bytes, that is compressed when compression is on. @default 1024 */
   compressionThreshold: number;
+  /**
+   * Write frames straight to a plain (not TLS) socket's file descriptor while its stream holds nothing, without Node's
+   * stream bookkeeping per write; off, every frame goes through `socket.write`. @default true
+   */
+  directWrites: boolean;
   /** Time given to clients to close during shutdown before they are terminated. @default 5000 */
   shutdownTimeoutMs: number;
   /** Log level. @default 'info' */
@@ -188,6 +193,7 @@ export const defaultOptions: Readonly<SwitchyardOptions> = Object.freeze({
   engineTimeoutMs: 5000,
   compression: false,
   compressionThreshold: 1024,
+  directWrites: true,
   shutdownTimeoutMs: 5000,
   logLevel: 'info',
   namespaces: Object.freeze({}) as Record<string, Partial<NamespaceOptions>>,
@@ -265,6 +271,7 @@ export const optionsSchema = z.strictObject({
   engineTimeoutMs: positiveInt,
   compression: z.boolean(),
   compressionThreshold: nonNegativeInt,
+  directWrites: z.boolean(),
   shutdownTimeoutMs: nonNegativeInt,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   namespaces: z.record(z.string().regex(/^[A-Za-z0-9._\-@/#=]*$/, 'namespace names use channel characters without ":"'), namespaceOptionsSchema.partial()),
@@ -353,6 +360,7 @@ export const optionDescriptions: Readonly<Record<keyof SwitchyardOptions, string
   engineTimeoutMs: 'how long a request waits for the engine before `unavailable`',
   compression: 'negotiate permessage-deflate',
   compressionThreshold: 'smallest message compressed, in bytes',
+  directWrites: 'write frames straight to a plain socket\'s descriptor while its stream holds nothing',
   shutdownTimeoutMs: 'time clients get to close on shutdown before being terminated',
   logLevel: 'fatal, error, warn, info, debug, trace or silent',
   namespaces: 'namespace options (config file; or --namespace name:key=value,...)',

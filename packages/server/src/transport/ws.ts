@@ -20,6 +20,7 @@ import { eachPeer, type Outbox, type Peer } from '../hub/peer.js';
 import type { SwitchyardOptions } from '../options.js';
 import { Session, type Connection, type SessionContext } from '../session.js';
 import type { Stats } from '../stats.js';
+import { directDescriptor, writeFrame, writeFrames } from './direct-write.js';
 import { serverFrame } from './frame.js';
 
 /** Frames for connections without compression. */
@@ -143,6 +144,8 @@ interface PassRun {
   readonly connections: WsConnection[];
   readonly webSockets: WebSocket[];
   readonly sockets: Socket[];
+  /** The sockets' descriptors for direct writes (see direct-write.ts), -1 where a socket takes none. */
+  readonly fds: number[];
 }
 
 /** The connections behind one of the hub's arrays of peers, in runs by codec and framing (usually one run). */
@@ -166,12 +169,15 @@ class WsConnection implements Connection {
   #unframed: Outbound | undefined;
   readonly #ws: WebSocket;
   readonly #socket: Socket;
+  /** The socket's descriptor for direct writes, or -1 (see direct-write.ts). */
+  readonly fd: number;
   /** How this connection's frames are built: plain, or permessage-deflate. */
   readonly framing: Framing<Buffer>;
 
   constructor(ws: WebSocket, socket: Socket, remoteAddress: string, transport: WebSocketTransport) {
     this.#ws = ws;
     this.#socket = socket;
+    this.fd = transport.directWrites ? directDescriptor(socket) : -1;
     this.remoteAddress = remoteAddress;
     this.codec = codecForSubprotocol(ws.protocol);
     this.transport = transport;
@@ -243,7 +249,7 @@ class WsConnection implements Connection {
     if (this.#socket.writableLength + frame.length > this.transport.highWaterMark) this.closeAsSlowConsumer();
   }
 
-  /** Write the frames held this tick: one frame as one write; several corked into one writev. */
+  /** Write the frames held this tick: one frame as one write; several as one writev. */
   flush(): void {
     this.#frameUnframed();
     const queued = this.#queued;
@@ -252,13 +258,8 @@ class WsConnection implements Connection {
     this.#queuedBytes = 0;
     // Nothing follows a close frame (RFC 6455 §5.5.1), ws's answer to the client's included.
     if (this.#ws.readyState !== WebSocket.OPEN || !this.#socket.writable) return;
-    if (!Array.isArray(queued)) {
-      this.#socket.write(queued);
-      return;
-    }
-    this.#socket.cork();
-    for (const frame of queued) this.#socket.write(frame);
-    this.#socket.uncork();
+    if (Array.isArray(queued)) writeFrames(this.#socket, this.fd, queued);
+    else writeFrame(this.#socket, this.fd, queued);
   }
 
   close(code: number, reason: string): void {
@@ -300,6 +301,8 @@ class WsConnection implements Connection {
  */
 export class WebSocketTransport implements Outbox {
   readonly highWaterMark: number;
+  /** Whether frames go straight to a socket's descriptor while its stream holds nothing (option `directWrites`). */
+  readonly directWrites: boolean;
   readonly deflateFraming: Framing<Buffer>;
   readonly #ctx: TransportContext;
   readonly #wss: WebSocketServer;
@@ -345,6 +348,7 @@ export class WebSocketTransport implements Outbox {
     };
     const { options } = ctx;
     this.highWaterMark = options.sendHighWaterMark;
+    this.directWrites = options.directWrites;
     this.deflateFraming = deflateFraming(options.compressionThreshold);
     const slots = Math.min(MAX_BEAT_SLOTS, Math.max(1, Math.floor(options.heartbeatMs / BEAT_SLOT_MS)));
     this.#slots = Array.from({ length: slots }, () => new Set<WsConnection>());
@@ -450,12 +454,13 @@ export class WebSocketTransport implements Outbox {
       const connection = peer.connection;
       let run = plan.find((candidate) => candidate.codec === connection.codec && candidate.framing === connection.framing);
       if (run === undefined) {
-        run = { codec: connection.codec, framing: connection.framing, connections: [], webSockets: [], sockets: [] };
+        run = { codec: connection.codec, framing: connection.framing, connections: [], webSockets: [], sockets: [], fds: [] };
         plan.push(run);
       }
       run.connections.push(connection);
       run.webSockets.push(connection.ws);
       run.sockets.push(connection.socket);
+      run.fds.push(connection.fd);
     }
     this.#plans.set(peers, plan);
     return plan;
@@ -547,7 +552,7 @@ export class WebSocketTransport implements Outbox {
     let bytes = 0;
     for (const run of plan) {
       const frame = outbound.framed(run.codec, run.framing);
-      const { webSockets, sockets } = run;
+      const { webSockets, sockets, fds } = run;
       let written = 0;
       for (let index = 0; index < sockets.length; index++) {
         // ws marks a WebSocket closing as soon as it sends or gets a close frame, or its socket ends or fails, and
@@ -555,8 +560,9 @@ export class WebSocketTransport implements Outbox {
         // `writable`, a getter that cost this loop as much as the rest of its checks.
         if ((webSockets[index] as WebSocket).readyState !== WebSocket.OPEN) continue;
         const socket = sockets[index] as Socket;
-        socket.write(frame);
         written++;
+        // What the kernel took whole left nothing in the stream to hold against the high-water mark.
+        if (writeFrame(socket, fds[index] as number, frame)) continue;
         if (socket.writableLength > highWaterMark) run.connections[index]?.closeAsSlowConsumer();
       }
       subscribers += sockets.length;
