@@ -13,7 +13,7 @@ import { TLSSocket } from 'node:tls';
 export function directDescriptor(socket: Socket): number {
   if (socket instanceof TLSSocket) return -1;
   // Node keeps the libuv handle in `_handle`, and no public API gives its descriptor: `fd` is the socket's own on Unix,
-  // -1 elsewhere. The descriptor is read once, when the connection opens; `writable` below says whether it still is.
+  // -1 elsewhere. The descriptor is read once, when the connection opens; `directlyWritable` below says whether it still is.
   const fd = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : -1;
 }
@@ -23,7 +23,7 @@ export function directDescriptor(socket: Socket): number {
  * or still being written by libuv: all of it counts in `writableLength`), and the socket is not destroyed, so `fd`
  * is still its own (Node closes the descriptor in `destroy()`, before the 'close' event that ws waits for).
  */
-function writable(socket: Socket, fd: number): boolean {
+function directlyWritable(socket: Socket, fd: number): boolean {
   return fd >= 0 && socket.writableLength === 0 && !socket.destroyed;
 }
 
@@ -39,11 +39,11 @@ function tryWrite(fd: number, frames: Buffer | Buffer[]): number {
 }
 
 /**
- * Write `frame` to `socket`: to `fd` when `writable`, and through the stream otherwise or for whatever the kernel did
+ * Write `frame` to `socket`: to `fd` when `directlyWritable`, and through the stream otherwise or for whatever the kernel did
  * not take, where it queues behind nothing and counts in `writableLength` as usual. True when the kernel took it all.
  */
 export function writeFrame(socket: Socket, fd: number, frame: Buffer): boolean {
-  if (!writable(socket, fd)) {
+  if (!directlyWritable(socket, fd)) {
     socket.write(frame);
     return false;
   }
@@ -57,7 +57,7 @@ export function writeFrame(socket: Socket, fd: number, frame: Buffer): boolean {
 export function writeFrames(socket: Socket, fd: number, frames: Buffer[]): void {
   let first = 0;
   let firstOffset = 0;
-  if (writable(socket, fd)) {
+  if (directlyWritable(socket, fd)) {
     let written = tryWrite(fd, frames);
     while (first < frames.length && written >= (frames[first] as Buffer).length) {
       written -= (frames[first] as Buffer).length;
