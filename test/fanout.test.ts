@@ -53,13 +53,16 @@ async function openSubscriber(url: string, channel: string, offsets: number[]): 
   return ws;
 }
 
-// Frames go straight to each socket's descriptor by default (directWrites), and through socket.write with it off.
+// Frames go straight to each socket's descriptor by default (directWrites), a large pass's writes shared with a helper
+// thread (parallelWritesMin; 2 here, so that every pass of these tests is shared), and through socket.write with
+// direct writes off.
 describe.each([
-  { writes: 'written to the descriptor', directWrites: true },
-  { writes: 'written through socket.write', directWrites: false },
-])('Fan-out, $writes', ({ directWrites }) => {
+  { writes: 'written to the descriptor by one thread', directWrites: true, parallelWritesMin: 0 },
+  { writes: 'written to the descriptor by two threads', directWrites: true, parallelWritesMin: 2 },
+  { writes: 'written through socket.write', directWrites: false, parallelWritesMin: 0 },
+])('Fan-out, $writes', ({ directWrites, parallelWritesMin }) => {
   it('delivers every publication to 1,000 subscribers, none lost, none reordered', async () => {
-    server = await startServer({ maxConnectionsPerIp: 2000, directWrites });
+    server = await startServer({ maxConnectionsPerIp: 2000, directWrites, parallelWritesMin });
     const subscribers = 1000;
     const publications = 200;
     const received: number[][] = [];
@@ -73,8 +76,14 @@ describe.each([
       sockets.push(...opened);
     }
     const publisher = await TestClient.open(server.wsUrl);
-    const acks = await Promise.all(Array.from({ length: publications }, (_, i) => publisher.request({ type: 'publish', channel: 'fan:out', data: { i, pad: 'x'.repeat(64) } })));
+    // Many at once, which share ticks and leave in per-connection queues, then one at a time, each a held pass.
+    const together = 150;
+    const acks = await Promise.all(Array.from({ length: together }, (_, i) => publisher.request({ type: 'publish', channel: 'fan:out', data: { i, pad: 'x'.repeat(64) } })));
+    for (let i = together; i < publications; i++) acks.push(await publisher.request({ type: 'publish', channel: 'fan:out', data: { i, pad: 'x'.repeat(64) } }));
     expect(acks.map((ack) => (ack.data as { offset: number }).offset)).toEqual(Array.from({ length: publications }, (_, i) => i + 1));
+    // The helper thread took part in some passes, or was off.
+    if (parallelWritesMin > 0) expect(server.server.stats.helperWrites).toBeGreaterThan(0);
+    else expect(server.server.stats.helperWrites).toBe(0);
     await waitFor(() => received.every((offsets) => offsets.length >= publications), 30_000, 'every subscriber to receive everything');
     const expected = Array.from({ length: publications }, (_, i) => i + 1);
     const perfect = received.filter((offsets) => offsets.length === publications && offsets.every((offset, i) => offset === expected[i])).length;
@@ -84,7 +93,7 @@ describe.each([
   });
 
   it('closes a subscriber that stops reading with 4000 while the others keep receiving', async () => {
-    server = await startServer({ sendHighWaterMark: 256 * 1024, rateLimitPerSecond: 100_000, rateLimitBurst: 100_000, directWrites });
+    server = await startServer({ sendHighWaterMark: 256 * 1024, rateLimitPerSecond: 100_000, rateLimitBurst: 100_000, directWrites, parallelWritesMin });
     const healthy: number[] = [];
     const healthySocket = await openSubscriber(server.wsUrl, 'fan:slow', healthy);
     const slow = await TestClient.open(server.wsUrl);

@@ -47,5 +47,6 @@ export function createMetrics(stats: Stats, gauges: { channels: () => number; re
   mirror(new Counter({ name: 'switchyard_errors_total', help: 'Errors sent to clients, by code', labelNames: ['code'], registers: [registry] }), () => stats.errorsByCode, 'code');
   mirror(new Counter({ name: 'switchyard_closes_total', help: 'Connections closed, by close code', labelNames: ['code'], registers: [registry] }), () => stats.closesByCode, 'code');
   mirror(new Counter({ name: 'switchyard_slow_consumers_total', help: 'Connections closed for passing the send high-water mark', registers: [registry] }), () => stats.slowConsumers);
+  mirror(new Counter({ name: 'switchyard_helper_writes_total', help: 'Fan-out writes made by the write helper thread (option parallelWritesMin)', registers: [registry] }), () => stats.helperWrites);
   return registry;
 }

@@ -122,6 +122,11 @@ export interface SwitchyardOptions {
    * stream bookkeeping per write; off, every frame goes through `socket.write`. @default true
    */
   directWrites: boolean;
+  /**
+   * Smallest fan-out, in sockets, whose writes a second thread shares with the main one (with direct writes, on a
+   * machine that gives the process two cores or more); 0 turns the helper thread off. @default 512
+   */
+  parallelWritesMin: number;
   /** Time given to clients to close during shutdown before they are terminated. @default 5000 */
   shutdownTimeoutMs: number;
   /** Log level. @default 'info' */
@@ -194,6 +199,7 @@ export const defaultOptions: Readonly<SwitchyardOptions> = Object.freeze({
   compression: false,
   compressionThreshold: 1024,
   directWrites: true,
+  parallelWritesMin: 512,
   shutdownTimeoutMs: 5000,
   logLevel: 'info',
   namespaces: Object.freeze({}) as Record<string, Partial<NamespaceOptions>>,
@@ -272,6 +278,7 @@ export const optionsSchema = z.strictObject({
   compression: z.boolean(),
   compressionThreshold: nonNegativeInt,
   directWrites: z.boolean(),
+  parallelWritesMin: nonNegativeInt,
   shutdownTimeoutMs: nonNegativeInt,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   namespaces: z.record(z.string().regex(/^[A-Za-z0-9._\-@/#=]*$/, 'namespace names use channel characters without ":"'), namespaceOptionsSchema.partial()),
@@ -361,6 +368,7 @@ export const optionDescriptions: Readonly<Record<keyof SwitchyardOptions, string
   compression: 'negotiate permessage-deflate',
   compressionThreshold: 'smallest message compressed, in bytes',
   directWrites: 'write frames straight to a plain socket\'s descriptor while its stream holds nothing',
+  parallelWritesMin: 'smallest fan-out (sockets) whose writes a second thread shares; 0 is off',
   shutdownTimeoutMs: 'time clients get to close on shutdown before being terminated',
   logLevel: 'fatal, error, warn, info, debug, trace or silent',
   namespaces: 'namespace options (config file; or --namespace name:key=value,...)',

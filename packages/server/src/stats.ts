@@ -9,6 +9,8 @@ export class Stats {
   bytesIn = 0;
   bytesOut = 0;
   slowConsumers = 0;
+  /** Fan-out writes made by the write helper thread (see transport/write-helper.ts). */
+  helperWrites = 0;
   readonly messagesInByType = new Map<string, number>();
   readonly messagesOutByType = new Map<string, number>();
   readonly errorsByCode = new Map<string, number>();

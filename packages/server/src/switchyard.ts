@@ -156,6 +156,7 @@ export class Switchyard extends EventEmitter<SwitchyardEvents> {
           if (this.listenerCount('disconnect') > 0) this.emit('disconnect', clientView(session), code, reason);
         },
         refused: (status, code, remoteAddress) => this.emit('refused', status, code, remoteAddress),
+        helperFailed: (error) => this.logger.error({ err: error }, 'the write helper thread failed; large fan-outs are written by one thread from now on'),
       },
     });
     hub.useOutbox(this.#transport);

@@ -1,10 +1,11 @@
 import { closeSync, fstatSync, openSync, rmSync, mkdtempSync } from 'node:fs';
 import { createServer, connect, Socket, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { directDescriptor, writeFrame, writeFrames } from './direct-write.js';
+import { directDescriptor, directlyWritable, writeFrame, writeFrames, writeRest } from './direct-write.js';
+import { WriteHelper } from './write-helper.js';
 
 interface Pair {
   /** The server's end, which the tests write to. */
@@ -33,6 +34,28 @@ async function socketPair(): Promise<Pair> {
   const serverEnd = await accepted;
   sockets.push(client, serverEnd);
   return { server: serverEnd, client };
+}
+
+/** `count` TCP connections on loopback to one server, both ends of each. */
+async function socketPairs(count: number): Promise<Pair[]> {
+  const server = createServer();
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: count }, resolve));
+  const port = (server.address() as { port: number }).port;
+  const byPort = new Map<number, Socket>();
+  const allAccepted = new Promise<void>((resolve) => {
+    server.on('connection', (accepted: Socket) => {
+      sockets.push(accepted);
+      byPort.set(accepted.remotePort as number, accepted);
+      if (byPort.size === count) resolve();
+    });
+  });
+  const clients = await Promise.all(Array.from({ length: count }, () => new Promise<Socket>((resolve) => {
+    const client = connect(port, '127.0.0.1', () => resolve(client));
+    sockets.push(client);
+  })));
+  await allAccepted;
+  return clients.map((client) => ({ server: byPort.get(client.localPort as number) as Socket, client }));
 }
 
 /** Everything `socket` reads until it has `length` bytes. */
@@ -143,5 +166,89 @@ describe('direct writes', () => {
     const tls = new TLSSocket(new Socket());
     sockets.push(tls);
     expect(directDescriptor(tls)).toBe(-1);
+  });
+});
+
+describe.skipIf(availableParallelism() < 2)('direct writes shared with the helper thread', () => {
+  const helpers: WriteHelper[] = [];
+
+  afterEach(async () => {
+    for (const helper of helpers.splice(0)) await helper.stop();
+  });
+
+  async function startHelper(chunk?: number): Promise<WriteHelper> {
+    const failures: Error[] = [];
+    const helper = WriteHelper.start(1, (error) => failures.push(error), chunk);
+    if (helper === undefined) throw new Error('no helper on a machine with two cores');
+    helpers.push(helper);
+    for (let waited = 0; !helper.accepts(Buffer.alloc(1)) && waited < 10_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(failures).toEqual([]);
+    expect(helper.accepts(Buffer.alloc(1))).toBe(true);
+    return helper;
+  }
+
+  /** One pass as the transport makes it: directly writable sockets to the helper, the others through `writeFrame`. */
+  function pass(helper: WriteHelper, pairs: Pair[], frame: Buffer): number {
+    let leftovers = 0;
+    helper.begin();
+    pairs.forEach(({ server }, index) => {
+      const fd = directDescriptor(server);
+      if (directlyWritable(server, fd)) helper.add(fd, index);
+      else writeFrame(server, fd, frame);
+    });
+    helper.write(frame, (index, taken) => {
+      leftovers++;
+      writeRest((pairs[index] as Pair).server, frame, taken);
+    });
+    return leftovers;
+  }
+
+  it('write every socket of a pass once, the helper thread taking a share, in order from pass to pass', async () => {
+    const helper = await startHelper();
+    const pairs = await socketPairs(1000);
+    const frames: Buffer[] = [];
+    // Enough passes for the helper to take part on a busy machine, where it may wake after a short pass is over.
+    while ((frames.length < 10 || helper.helped === 0) && frames.length < 100) {
+      const frame = numberedFrame(frames.length, 240);
+      frames.push(frame);
+      expect(pass(helper, pairs, frame)).toBe(0);
+    }
+    expect(helper.helped).toBeGreaterThan(0);
+    expect(helper.helped).toBeLessThan(frames.length * pairs.length);
+    const expected = Buffer.concat(frames);
+    const received = await Promise.all(pairs.map(({ client }) => readBytes(client, expected.length)));
+    expect(received.filter((bytes) => bytes.equals(expected)).length).toBe(pairs.length);
+  });
+
+  it('hand what the kernel does not take, on either thread, to the stream, and lose nothing', async () => {
+    // One descriptor per claim, so that the two threads take turns even in a pass this short.
+    const helper = await startHelper(1);
+    const pairs = await socketPairs(8);
+    for (const { client } of pairs) client.pause();
+    const frames: Buffer[] = [];
+    let leftovers = 0;
+    // Until every socket's kernel buffers are full and the rest waits in its stream.
+    while (pairs.some(({ server }) => server.writableLength === 0) && frames.length < 200) {
+      const frame = numberedFrame(frames.length, 262_144 + 7);
+      frames.push(frame);
+      leftovers += pass(helper, pairs, frame);
+    }
+    expect(leftovers).toBeGreaterThanOrEqual(pairs.length);
+    expect(helper.helped).toBeGreaterThan(0);
+    const expected = Buffer.concat(frames);
+    const received = Promise.all(pairs.map(({ client }) => readBytes(client, expected.length)));
+    for (const { client } of pairs) client.resume();
+    expect((await received).filter((bytes) => bytes.equals(expected)).length).toBe(pairs.length);
+  });
+
+  it('stop: the thread ends, and no pass is shared after it', async () => {
+    const helper = await startHelper();
+    helpers.splice(helpers.indexOf(helper), 1);
+    await helper.stop();
+    expect(helper.accepts(Buffer.alloc(1))).toBe(false);
+  });
+
+  it('start no helper when the option is 0', () => {
+    expect(WriteHelper.start(0, () => undefined)).toBeUndefined();
   });
 });

@@ -23,12 +23,12 @@ export function directDescriptor(socket: Socket): number {
  * or still being written by libuv: all of it counts in `writableLength`), and the socket is not destroyed, so `fd`
  * is still its own (Node closes the descriptor in `destroy()`, before the 'close' event that ws waits for).
  */
-function directlyWritable(socket: Socket, fd: number): boolean {
+export function directlyWritable(socket: Socket, fd: number): boolean {
   return fd >= 0 && socket.writableLength === 0 && !socket.destroyed;
 }
 
 /** Bytes the kernel took of a direct write; 0 when it took none or failed. */
-function tryWrite(fd: number, frames: Buffer | Buffer[]): number {
+export function tryWrite(fd: number, frames: Buffer | Buffer[]): number {
   try {
     return Array.isArray(frames) ? writevSync(fd, frames) : writeSync(fd, frames);
   } catch {
@@ -49,8 +49,13 @@ export function writeFrame(socket: Socket, fd: number, frame: Buffer): boolean {
   }
   const written = tryWrite(fd, frame);
   if (written === frame.length) return true;
-  socket.write(written === 0 ? frame : frame.subarray(written));
+  writeRest(socket, frame, written);
   return false;
+}
+
+/** Give the stream what the kernel did not take of a direct write of `frame`: all of it, or the rest after `written` bytes. */
+export function writeRest(socket: Socket, frame: Buffer, written: number): void {
+  socket.write(written === 0 ? frame : frame.subarray(written));
 }
 
 /** Write `frames` to `socket` in order, as `writeFrame` does: one writev to `fd`, the rest corked into the stream. */

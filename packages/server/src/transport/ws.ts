@@ -20,8 +20,9 @@ import { eachPeer, type Outbox, type Peer } from '../hub/peer.js';
 import type { SwitchyardOptions } from '../options.js';
 import { Session, type Connection, type SessionContext } from '../session.js';
 import type { Stats } from '../stats.js';
-import { directDescriptor, writeFrame, writeFrames } from './direct-write.js';
+import { directDescriptor, directlyWritable, writeFrame, writeFrames, writeRest } from './direct-write.js';
 import { serverFrame } from './frame.js';
+import { WriteHelper } from './write-helper.js';
 
 /** Frames for connections without compression. */
 const plainFraming: Framing<Buffer> = { slot: 0, frame: (encoded, binary) => serverFrame(encoded, binary, false) };
@@ -121,6 +122,8 @@ export interface TransportEvents {
   connected(session: Session): void;
   disconnected(session: Session, code: number, reason: string): void;
   refused(status: number, code: ErrorCode, remoteAddress: string): void;
+  /** The write helper thread failed; large passes are written by the main thread alone from now on. */
+  helperFailed(error: Error): void;
 }
 
 /** Dependencies of the transport. */
@@ -330,6 +333,8 @@ export class WebSocketTransport implements Outbox {
   readonly #plans = new WeakMap<readonly Peer[], FanOutPlan>();
   #scheduled = false;
   #flushing = false;
+  /** The thread that shares large passes' writes (option `parallelWritesMin`); started with the first server. */
+  #helper: WriteHelper | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #draining = false;
   readonly #servers: Array<HttpServer | HttpsServer> = [];
@@ -398,6 +403,9 @@ export class WebSocketTransport implements Outbox {
     if (this.#heartbeat === undefined) {
       this.#heartbeat = setInterval(() => this.#beat(), this.#ctx.options.heartbeatMs / this.#slots.length);
       this.#heartbeat.unref();
+      const { options } = this.#ctx;
+      // The helper writes to descriptors, so it goes with direct writes.
+      if (options.directWrites) this.#helper = WriteHelper.start(options.parallelWritesMin, (error) => this.#ctx.events.helperFailed(error));
     }
   }
 
@@ -424,6 +432,9 @@ export class WebSocketTransport implements Outbox {
       for (const connection of this.#connections()) connection.terminate();
     }
     this.#wss.close();
+    const helper = this.#helper;
+    this.#helper = undefined;
+    await helper?.stop();
   }
 
   /** Outbox: `outbound` to every peer in `peers`, held whole for the end of the tick when nothing else is queued. */
@@ -550,9 +561,14 @@ export class WebSocketTransport implements Outbox {
     let subscribers = 0;
     let deliveries = 0;
     let bytes = 0;
+    const helper = this.#helper;
     for (const run of plan) {
       const frame = outbound.framed(run.codec, run.framing);
       const { webSockets, sockets, fds } = run;
+      // A large pass is shared with the helper thread: this loop hands it the directly writable sockets, and both
+      // threads write them after it (see write-helper.ts).
+      const shared = helper !== undefined && sockets.length >= helper.minimum && helper.accepts(frame);
+      if (shared) helper.begin();
       let written = 0;
       for (let index = 0; index < sockets.length; index++) {
         // ws marks a WebSocket closing as soon as it sends or gets a close frame, or its socket ends or fails, and
@@ -560,10 +576,22 @@ export class WebSocketTransport implements Outbox {
         // `writable`, a getter that cost this loop as much as the rest of its checks.
         if ((webSockets[index] as WebSocket).readyState !== WebSocket.OPEN) continue;
         const socket = sockets[index] as Socket;
+        const fd = fds[index] as number;
         written++;
+        if (shared && directlyWritable(socket, fd)) {
+          helper.add(fd, index);
+          continue;
+        }
         // What the kernel took whole left nothing in the stream to hold against the high-water mark.
-        if (writeFrame(socket, fds[index] as number, frame)) continue;
+        if (writeFrame(socket, fd, frame)) continue;
         if (socket.writableLength > highWaterMark) run.connections[index]?.closeAsSlowConsumer();
+      }
+      if (shared) {
+        this.#ctx.stats.helperWrites += helper.write(frame, (index, taken) => {
+          const socket = sockets[index] as Socket;
+          writeRest(socket, frame, taken);
+          if (socket.writableLength > highWaterMark) run.connections[index]?.closeAsSlowConsumer();
+        });
       }
       subscribers += sockets.length;
       deliveries += written;
