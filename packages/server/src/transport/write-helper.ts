@@ -87,7 +87,7 @@ export type Leftover = (slot: number, written: number) => void;
 
 /** The helper thread, and the shared memory of the pass it helps with. */
 export class WriteHelper {
-  /** Smallest pass (descriptors handed over) the helper shares; smaller ones are not worth waking it. */
+  /** Smallest pass, in sockets, that the helper shares: smaller ones are not worth waking it for. */
   readonly minimum: number;
   /** Descriptors per claim. */
   readonly #chunk: number;
