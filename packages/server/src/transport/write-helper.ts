@@ -3,7 +3,7 @@
 // other cores may sit idle. The helper takes chunks of the pass's descriptors from the same cursor as the main
 // thread, so the two end together, whichever of them the machine runs faster.
 //
-// What keeps it safe (see architecture.md, "Direct writes"):
+// What keeps it safe (see architecture.md, "Parallel writes"):
 // - The main thread hands over only descriptors that `directlyWritable` allows, so a helper's write overtakes
 //   nothing, and it stays inside the pass until the helper has finished: no other code runs meanwhile, so no
 //   socket is written, destroyed or replaced by a new one with the same descriptor.
@@ -108,7 +108,7 @@ export class WriteHelper {
   #stopped = false;
 
   /**
-   * Start a helper for passes of at least `minimum` descriptors, or none: where `minimum` is 0 (the option off) or
+   * Start a helper for passes to at least `minimum` sockets, or none: where `minimum` is 0 (the option off) or
    * the machine gives this process a single core, where a second thread would only take turns with the first.
    */
   static start(minimum: number, onError: (error: Error) => void, chunk = CHUNK): WriteHelper | undefined {
@@ -156,11 +156,6 @@ export class WriteHelper {
     (this.#descriptors as Int32Array)[index] = fd;
     (this.#slots as Int32Array)[index] = slot;
     this.#count = index + 1;
-  }
-
-  /** Descriptors collected for the pass so far. */
-  get count(): number {
-    return this.#count;
   }
 
   /** Descriptors the helper thread has written, over every pass. */
